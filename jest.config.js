@@ -1,0 +1,24 @@
+// Jest runs TypeScript as native ESM because @kubernetes/client-node 1.x is ESM-only.
+// Run through `npm test` / `npm run test:unit`, which set NODE_OPTIONS=--experimental-vm-modules.
+const esm = {
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  testEnvironment: 'node',
+};
+
+export default {
+  projects: [
+    // Pure logic: no servers, seconds to run.
+    { ...esm, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    // Real Kubernetes API server + real Temporal dev server (the local stack, brought up on demand).
+    {
+      ...esm,
+      displayName: 'stack',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/helpers/global-setup.js',
+      testTimeout: 120_000,
+      slowTestThreshold: 30,
+    },
+  ],
+};
