@@ -7,6 +7,12 @@ set -euo pipefail
 command -v go >/dev/null 2>&1 || die "'go' is not on PATH. The stack is built from Go modules: install Go >= 1.24 (https://go.dev/doc/install or 'apt-get install golang') and re-run 'npm run stack:build'."
 
 mkdir -p "$STACK_BIN"
+# One build at a time per tools dir (up.sh and `npm run stack:build` may race).
+exec 8>"$TOOLS_DIR/.build.lock"
+if ! flock -n 8; then
+  log "another build of the stack tools is running; waiting for it"
+  flock -w 5400 8 || die "timed out waiting for the other build"
+fi
 WORK="$TOOLS_DIR/work"
 mkdir -p "$WORK"
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=${GOTOOLCHAIN:-local}
@@ -68,19 +74,25 @@ build_kubernetes() {
   for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do mv "$d/out/$b" "$STACK_BIN/$b"; done
 }
 
-copy_kwok_stages() {
-  # kwok v0.8.0 ships its stock stages only in its source tree; keep a copy next to the binary for reference.
-  [ -d "$TOOLS_DIR/kwok-stages" ] && return 0
+copy_kwok_assets() {
+  # kwok v0.8.0 ships its stock stages and its CRDs only in its source tree. up.sh installs the
+  # ClusterLogs/Logs CRDs (pod logs); the stock stages are kept for reference (kwok-stages.yaml).
+  [ -d "$TOOLS_DIR/kwok-stages" ] && [ -f "$TOOLS_DIR/kwok-crds/kwok.x-k8s.io_clusterlogs.yaml" ] && return 0
   local dir
-  dir=$(go list -m -json "sigs.k8s.io/kwok@$KWOK_VERSION" 2>/dev/null | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p') || true
-  if [ -n "$dir" ] && [ -d "$dir/kustomize/stage" ]; then cp -r "$dir/kustomize/stage" "$TOOLS_DIR/kwok-stages"; chmod -R u+w "$TOOLS_DIR/kwok-stages"; fi
+  dir=$(cd / && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+  [ -n "$dir" ] && [ -d "$dir/kustomize/stage" ] && [ -d "$dir/kustomize/crd/bases" ] || die "could not find sigs.k8s.io/kwok@$KWOK_VERSION's kustomize/ dir (go mod download)"
+  rm -rf "$TOOLS_DIR/kwok-stages" "$TOOLS_DIR/kwok-crds"
+  cp -r "$dir/kustomize/stage" "$TOOLS_DIR/kwok-stages"
+  cp -r "$dir/kustomize/crd/bases" "$TOOLS_DIR/kwok-crds"
+  chmod -R u+w "$TOOLS_DIR/kwok-stages" "$TOOLS_DIR/kwok-crds"
 }
 
 build_temporal
 build_kwok
 build_etcd
 build_kubernetes
-copy_kwok_stages || true
+copy_kwok_assets
 for b in temporal kwok etcd kube-apiserver kube-controller-manager kube-scheduler kubectl; do have "$b" || die "$b missing after build"; done
+[ -f "$TOOLS_DIR/kwok-crds/kwok.x-k8s.io_clusterlogs.yaml" ] || die "kwok CRDs missing after build"
 rm -rf "$WORK"
 log "tools ready in $STACK_BIN ($(( $(date +%s) - started ))s this run; $(du -sh "$STACK_BIN" | cut -f1))"

@@ -1,4 +1,4 @@
-# Shared by the stack scripts: versions, cache location, logging. Source, don't run.
+# Shared by the stack scripts: versions, cache location, state layout, logging. Source, don't run.
 STACK_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$STACK_SCRIPTS_DIR/../.." && pwd)
 # shellcheck source=versions.env
@@ -8,5 +8,46 @@ CACHE_ROOT=${TKJ_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-k8s-jobs}
 TOOLS_DIR="$CACHE_ROOT/tools/$TOOLS_KEY"
 STACK_BIN="$TOOLS_DIR/bin"
 STACK_DIR=${STACK_DIR:-$REPO_ROOT/.stack}
+
+# State layout under $STACK_DIR (git-ignored):
+#   env            sh-sourceable exports for tests/demo (written last by up.sh)
+#   pids/<name>    pid of each process up.sh started (down.sh stops exactly these)
+#   logs/<name>.log  process logs (kept by down.sh for post-mortems; truncated by the next up)
+#   pki/           CA, apiserver serving cert, admin client cert, service-account key pair
+#   data/          etcd data dir, Temporal SQLite file
+#   pod-logs/      CRI-format log files served by kwok (STACK_LOGS_DIR)
+#   kwok/          KWOK_WORKDIR (keeps ~/.kwok out of the picture)
+#   admin.kubeconfig
+PIDS_DIR="$STACK_DIR/pids"
+PROC_LOGS_DIR="$STACK_DIR/logs"
+PKI_DIR="$STACK_DIR/pki"
+DATA_DIR="$STACK_DIR/data"
+POD_LOGS_DIR="$STACK_DIR/pod-logs"
+KWOK_WORKDIR_PATH="$STACK_DIR/kwok"
+ADMIN_KUBECONFIG="$STACK_DIR/admin.kubeconfig"
+ENV_FILE="$STACK_DIR/env"
+LOCK_FILE="$CACHE_ROOT/stack-$(printf '%s' "$STACK_DIR" | cksum | cut -d' ' -f1).lock"
+
+# Every process of the stack, in start order (down.sh stops them in reverse).
+STACK_PROCS="etcd temporal kube-apiserver kube-controller-manager kube-scheduler kwok"
+
+# Fixed loopback ports (all bound to 127.0.0.1).
+PORT_ETCD=2379 PORT_ETCD_PEER=2380 PORT_APISERVER=6443 PORT_KCM=10257 PORT_SCHEDULER=10259
+PORT_KWOK=10247 PORT_TEMPORAL=7233
+STACK_PORTS="$PORT_ETCD $PORT_ETCD_PEER $PORT_APISERVER $PORT_KCM $PORT_SCHEDULER $PORT_KWOK $PORT_TEMPORAL"
+
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+# pid recorded for a process name, or empty.
+recorded_pid() { [ -f "$PIDS_DIR/$1" ] && cat "$PIDS_DIR/$1" || true; }
+
+# True if pid is alive and still runs the binary we started (guards against pid reuse).
+pid_is_ours() {
+  local pid=$1 name=$2
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$STACK_BIN/$name"
+}
+
+# True if something accepts TCP connections on 127.0.0.1:$1.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
