@@ -1,0 +1,12 @@
+/**
+ * temporal-k8s-jobs, worker side (Node): rendering, the Kubernetes Job activities and the plugin.
+ * Workflow code imports `temporal-k8s-jobs/workflow` instead.
+ */
+export { renderTemplate, writeRendered, clearTemplateCache, normaliseTemplateName, PACKAGE_TEMPLATES_DIR } from './render.js';
+export type { RenderOptions, RenderResult } from './render.js';
+export { validateManifests, isDns1123Label, DEFAULT_COMPANION_KINDS, KEEP_ANNOTATION } from './manifest.js';
+export type { KubernetesObject, JobManifest, ValidatedManifests } from './manifest.js';
+export { FailureType, NON_RETRYABLE_FAILURE_TYPES } from './failures.js';
+export type { FailureTypeName } from './failures.js';
+export { KubernetesJobsError } from './errors.js';
+export { buildValues, setPath, mergeValues, ValuesError } from './values.js';
