@@ -194,7 +194,6 @@ log "starting kube-controller-manager, kube-scheduler and kwok"
 
 start kube-controller-manager "$STACK_BIN/kube-controller-manager" \
   --kubeconfig="$ADMIN_KUBECONFIG" \
-  --authentication-kubeconfig="$ADMIN_KUBECONFIG" --authorization-kubeconfig="$ADMIN_KUBECONFIG" \
   --bind-address=127.0.0.1 --secure-port="$PORT_KCM" \
   --leader-elect=false \
   --service-account-private-key-file="$PKI_DIR/sa.key" --root-ca-file="$PKI_DIR/ca.crt" \
@@ -205,7 +204,6 @@ start kube-controller-manager "$STACK_BIN/kube-controller-manager" \
 
 start kube-scheduler "$STACK_BIN/kube-scheduler" \
   --kubeconfig="$ADMIN_KUBECONFIG" \
-  --authentication-kubeconfig="$ADMIN_KUBECONFIG" --authorization-kubeconfig="$ADMIN_KUBECONFIG" \
   --bind-address=127.0.0.1 --secure-port="$PORT_SCHEDULER" \
   --leader-elect=false --profiling=false
 
