@@ -31,9 +31,11 @@ LOCK_FILE="$CACHE_ROOT/stack-$(printf '%s' "$STACK_DIR" | cksum | cut -d' ' -f1)
 # Every process of the stack, in start order (down.sh stops them in reverse).
 STACK_PROCS="etcd temporal kube-apiserver kube-controller-manager kube-scheduler kwok"
 
-# Fixed loopback ports (all bound to 127.0.0.1).
-PORT_ETCD=2379 PORT_ETCD_PEER=2380 PORT_APISERVER=6443 PORT_KCM=10257 PORT_SCHEDULER=10259
-PORT_KWOK=10247 PORT_TEMPORAL=7233
+# Loopback ports (all bound to 127.0.0.1). STACK_PORT_OFFSET (default 0) shifts them all, so a second
+# stack (another checkout, with its own STACK_DIR) can run next to the default one.
+_o=${STACK_PORT_OFFSET:-0}
+PORT_ETCD=$((2379 + _o)) PORT_ETCD_PEER=$((2380 + _o)) PORT_APISERVER=$((6443 + _o)) PORT_KCM=$((10257 + _o))
+PORT_SCHEDULER=$((10259 + _o)) PORT_KWOK=$((10247 + _o)) PORT_TEMPORAL=$((7233 + _o))
 STACK_PORTS="$PORT_ETCD $PORT_ETCD_PEER $PORT_APISERVER $PORT_KCM $PORT_SCHEDULER $PORT_KWOK $PORT_TEMPORAL"
 
 log() { printf '[stack] %s\n' "$*" >&2; }

@@ -40,6 +40,8 @@ if stack_healthy; then
   log "stack already up ($(elapsed)); env: $ENV_FILE"
   exit 0
 fi
+# STACK_CHECK_ONLY=1: only report (exit 3 = not up and healthy); used by .ci/run.
+[ -z "${STACK_CHECK_ONLY:-}" ] || exit 3
 
 # Tools (cached per versions; a no-op when all binaries exist).
 need_build=0
