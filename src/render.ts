@@ -154,6 +154,8 @@ const AUTOESCAPE_MARK = Object.freeze({ temporalK8sJobs: true });
 interface RenderState {
   env: nunjucks.Environment;
   lastLookup?: { path: string; value: unknown };
+  /** The innermost template an error happened in (nunjucks re-creates error objects on the way out). */
+  errorTemplate?: string;
 }
 let active: RenderState | undefined;
 
@@ -233,7 +235,7 @@ function installHooks(): void {
       (fn: (...a: any[]) => unknown) =>
       (env: unknown, context: unknown, frame: unknown, rt: unknown, cb: (err: any, res?: unknown) => void) =>
         fn(env, context, frame, rt, (err: any, res?: unknown) => {
-          if (err && typeof err === 'object' && err.tkjTemplate === undefined) err.tkjTemplate = name;
+          if (err && active && active.errorTemplate === undefined) active.errorTemplate = name;
           cb(err, res);
         });
     this.rootRenderFunc = wrap(this.rootRenderFunc);
@@ -529,7 +531,7 @@ function slotOutput(slot: Slot): string {
     case 'single':
       return slot.value.replace(/'/g, "''");
     case 'plain':
-      return slot.whole && !plainSafe(slot.value, slot.flow) ? `"${escapeDouble(slot.value)}"` : slot.value;
+      return slot.whole && (!plainSafe(slot.value, slot.flow) || YAML11_BOOL_WORDS.test(slot.value)) ? `"${escapeDouble(slot.value)}"` : slot.value;
     default:
       return slot.value;
   }
@@ -686,22 +688,23 @@ function checkValues(values: unknown, at = 'values'): void {
   else if (values && typeof values === 'object') for (const [k, v] of Object.entries(values)) checkValues(v, `${at}.${k}`);
 }
 
-function nunjucksError(err: unknown, template: string): KubernetesJobsError {
+function nunjucksError(err: unknown, template: string, state: RenderState): KubernetesJobsError {
   if (err instanceof KubernetesJobsError) return err;
-  const e = err as { message?: string; tkjTemplate?: string; lineno?: number; colno?: number; cause?: unknown };
-  const raw = String(e.message ?? err);
-  const m = /\(([^)]*)\)(?: \[Line (\d+), Column (\d+)\])?\s*\n\s*([\s\S]*)$/.exec(raw);
-  let message = (m ? m[4]! : raw).replace(/^(Template render error:|Error:)\s*/g, '').trim();
-  // A KubernetesJobsError thrown from the loader arrives wrapped; keep its own text.
-  message = message.replace(/^Error: /, '').replace(/^TemplateError: /, '');
-  const file = e.tkjTemplate ?? (m ? m[1] : undefined) ?? template;
-  const line = m?.[2] ?? (e.lineno ? String(e.lineno) : undefined);
+  const raw = String((err as Error)?.message ?? err);
+  // Nunjucks prefixes "(path) [Line N, Column M]" once per template it unwinds through; the innermost
+  // line comes first, and the template it belongs to is recorded in the render state.
+  const lineMatch = /\[Line (\d+), Column \d+\]/.exec(raw);
+  const message = raw
+    .replace(/(Template render error: )?\([^)\n]*\)( \[Line \d+, Column \d+\])?\s*\n\s*/g, '')
+    .replace(/^(Template render error: )+/, '')
+    .replace(/^(Error|TemplateError): /, '')
+    .trim();
+  const file = state.errorTemplate ?? /^\(([^)\n]*)\)/.exec(raw.replace(/^Template render error: /, ''))?.[1] ?? template;
+  const line = lineMatch?.[1];
   const loc = line ? `${file}:${line}` : file;
   if (/template not found/i.test(message)) {
-    const missing = /template not found: (.*)$/i.exec(message)?.[1] ?? template;
-    return templateError(`template '${missing.trim()}' not found in the template directories${file !== missing.trim() ? ` (referenced from ${loc})` : ''}`, {
-      template: file,
-    });
+    const missing = (/template not found: (.*)$/i.exec(message)?.[1] ?? template).trim();
+    return templateError(`template '${missing}' not found in the template directories${file !== missing ? ` (referenced from ${loc})` : ''}`, { template: file });
   }
   return templateError(`template ${loc}: ${message}`, { template: file, line: line ? Number(line) : undefined });
 }
@@ -728,7 +731,7 @@ export function renderTemplate(template: string, options: RenderOptions = {}): R
   try {
     marked = env.render(name, values);
   } catch (err) {
-    throw nunjucksError(err, name);
+    throw nunjucksError(err, name, state);
   } finally {
     active = previous;
   }
@@ -805,9 +808,27 @@ function checkStructure(marked: string, template: string, values: Record<string,
   return { text: real, docs: parseReal(real, template) };
 }
 
+/**
+ * Manifests are read the way kubectl reads them (YAML 1.1 style): yes/no/on/off/y/n are booleans and a
+ * leading zero means octal (`defaultMode: 0644`); otherwise YAML 1.2's core schema (no timestamps, no
+ * sexagesimal numbers).
+ */
+const KUBE_SCHEMA = yaml.CORE_SCHEMA.withTags(
+  yaml.boolYaml11Tag,
+  yaml.defineScalarTag('tag:yaml.org,2002:int', {
+    implicit: true,
+    implicitFirstChars: ['0', '-', '+'],
+    resolve: (s: string) => (/^[-+]?0[0-7]+$/.test(s) ? parseInt(s, 8) : yaml.NOT_RESOLVED),
+    identify: () => false,
+  }),
+);
+
+// Strings that YAML 1.1 turns into booleans (the "Norway problem"): quoted when a string value lands on them.
+const YAML11_BOOL_WORDS = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
+
 function parseReal(text: string, template: string): unknown[] {
   try {
-    return yaml.loadAll(text, { schema: yaml.YAML11_SCHEMA });
+    return yaml.loadAll(text, { schema: KUBE_SCHEMA });
   } catch (err) {
     throw yamlError(err, text, template);
   }
