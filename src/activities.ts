@@ -1,0 +1,445 @@
+/**
+ * The Job lifecycle as a Temporal activity: render -> apply (or re-attach) -> wait -> logs -> cleanup.
+ *
+ * Crash safety, step by step (what a retry finds if the worker dies at any line):
+ * - The Job's name is a pure function of workflow id, run id and activity id (unless the template or
+ *   input fixes one), and every object carries ownership annotations. A retry reads the Job by name:
+ *   owned -> re-attach; missing -> create; owned by someone else -> JobNameConflict.
+ * - The Job is created suspended, companions are created with ownerReferences to it, then the Job is
+ *   resumed. A retry re-runs the companion and resume steps; both are idempotent.
+ * - Log cursors are written to the Job (annotation) BEFORE the lines they cover are handed to the
+ *   logger, and also shown in heartbeat details. A retry resumes from the Job's cursors, so a line
+ *   is delivered again only if the worker dies between that write being acknowledged and the
+ *   synchronous hand-off that follows it.
+ * - Cancellation deletes the Job with Foreground propagation and waits until it and its pods are gone
+ *   before the activity reports cancelled.
+ */
+import * as yaml from 'js-yaml';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { FailureType } from './failures.js';
+import { KubernetesJobsError } from './errors.js';
+import { renderTemplate, writeRendered } from './render.js';
+import { KEEP_ANNOTATION, type KubernetesObject } from './manifest.js';
+import { KubeClient, defaultNamespace, loadKubeConfig, type KubeConfig, type LoadKubeConfigOptions, type V1Job, type V1Pod } from './kube.js';
+import { applyOwnership, deriveJobName, isOwnedBy, type Owner } from './naming.js';
+import { exitCodes, failureDetails, interpretJob, jobOutput, summarizePods, type JobState } from './job-status.js';
+import { LogStreamReader, LogTail, consumeLogChunk, prefixLine, sinceTimeFor, type LogCursors, type LogLine } from './logs.js';
+import type { CleanupPolicy, JobProgress, KubernetesJobInput, KubernetesJobResult, LogMode } from './types.js';
+
+/** Annotation on the Job holding the log cursors (written before lines are delivered). */
+export const LOG_CURSOR_ANNOTATION = 'temporal-k8s-jobs/log-cursors';
+/** Annotation marking a Job this package created suspended (to create companions first). */
+export const SUSPENDED_ANNOTATION = 'temporal-k8s-jobs/created-suspended';
+
+/** Options of {@link createKubernetesJobActivities}. */
+export interface KubernetesJobActivitiesOptions {
+  /** Template directories searched before the package's `templates/`. @default [] */
+  templateDirs?: string[];
+  /** Namespace for Jobs whose input and template name none. @default the credentials' namespace, else 'default' */
+  namespace?: string;
+  /** Credentials, or a ready KubeConfig. @default auto-detected (in-cluster, else KUBECONFIG / ~/.kube/config) */
+  kubeConfig?: LoadKubeConfigOptions | KubeConfig;
+  /** Defaults for inputs that leave these out. */
+  defaults?: {
+    /** @default 'periodic' */
+    logMode?: LogMode;
+    /** @default 10 */
+    logEverySeconds?: number;
+    /** @default 50 */
+    tailLines?: number;
+    /** @default 'onSuccess' */
+    cleanup?: CleanupPolicy;
+    /** @default 60 */
+    failFastGraceSeconds?: number;
+    /** @default 3600 */
+    timeoutSeconds?: number;
+  };
+  /** Where log lines go. @default the activity logger (`log.info(line)`) */
+  logSink?: (line: string, meta: { jobName: string; namespace: string; pod: string; container: string; time: string }) => void;
+  /** Seconds between heartbeats (progress and cancellation delivery). @default 2 */
+  heartbeatSeconds?: number;
+}
+
+/** Heartbeat details of the run activity (progress for the UI and the CLI). */
+export interface RunJobHeartbeat {
+  progress: JobProgress;
+  /** Log lines delivered so far (all attempts). */
+  logSeq: number;
+  /** The last <= 50 delivered lines; recentLines[i] has sequence number logSeq - recentLines.length + 1 + i. */
+  recentLines: string[];
+  cursors: LogCursors;
+}
+
+interface PersistedCursors {
+  cursors: LogCursors;
+  seq: number;
+}
+
+const RECENT_LINES = 50;
+
+function toFailure(err: unknown): unknown {
+  if (err instanceof KubernetesJobsError) {
+    return ApplicationFailure.create({
+      type: err.type,
+      message: err.message,
+      nonRetryable: err.nonRetryable,
+      details: err.details ? [err.details] : [],
+    });
+  }
+  return err;
+}
+
+/**
+ * Creates the activities. Register them on a worker (or use {@link KubernetesJobsPlugin}).
+ *
+ * @example
+ * const worker = await Worker.create({
+ *   taskQueue: 'kubernetes-jobs', workflowsPath,
+ *   activities: createKubernetesJobActivities({ templateDirs: ['./templates'] }),
+ * });
+ */
+export function createKubernetesJobActivities(options: KubernetesJobActivitiesOptions = {}) {
+  let client: KubeClient | undefined;
+  const kube = (): KubeClient => {
+    if (!client) {
+      const kc = options.kubeConfig && 'makeApiClient' in options.kubeConfig ? options.kubeConfig : loadKubeConfig(options.kubeConfig as LoadKubeConfigOptions | undefined);
+      client = new KubeClient(kc);
+    }
+    return client;
+  };
+
+  return {
+    /** Renders, applies and waits for one Kubernetes Job. See {@link KubernetesJobInput}. */
+    async kubernetesJobsRunJob(input: KubernetesJobInput): Promise<KubernetesJobResult> {
+      try {
+        return await runJob(input, options, kube());
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+  };
+}
+
+/** The activities' type, for `proxyActivities<KubernetesJobActivities>()`. */
+export type KubernetesJobActivities = ReturnType<typeof createKubernetesJobActivities>;
+
+async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitiesOptions, kube: KubeClient): Promise<KubernetesJobResult> {
+  const ctx = Context.current();
+  const info = ctx.info;
+  // Standalone activities (no workflow) have no workflow execution; they get a name from the activity id alone.
+  const owner: Owner = { workflowId: info.workflowExecution?.workflowId ?? '', runId: info.workflowExecution?.runId ?? '', activityId: info.activityId };
+  const d = options.defaults ?? {};
+  const logMode = input.logs?.mode ?? d.logMode ?? 'periodic';
+  const everyMs = Math.max(1, input.logs?.everySeconds ?? d.logEverySeconds ?? 10) * 1000;
+  const tailLines = input.logs?.tailLines ?? d.tailLines ?? 50;
+  const cleanup = input.cleanup ?? d.cleanup ?? 'onSuccess';
+  const graceMs = (input.failFastGraceSeconds ?? d.failFastGraceSeconds ?? 60) * 1000;
+  const timeoutMs = (input.timeoutSeconds ?? d.timeoutSeconds ?? 3600) * 1000;
+  const heartbeatMs = (options.heartbeatSeconds ?? 2) * 1000;
+
+  // 1. Render. Template and manifest errors are non-retryable and create nothing.
+  const rendered = renderTemplate(input.template, {
+    templateDirs: options.templateDirs ?? [],
+    values: { ...(input.values ?? {}), steps: input.steps ?? {} },
+  });
+  const namespace = input.namespace ?? rendered.job.metadata?.namespace ?? options.namespace ?? defaultNamespace(kube.kc);
+  const jobName = input.name ?? rendered.job.metadata?.name ?? deriveJobName(owner);
+  const manifests = applyOwnership(rendered.manifests, owner, jobName, namespace);
+  const jobManifest = manifests.find((m) => m.kind === 'Job')!;
+  const companions = manifests.filter((m) => m !== jobManifest);
+  if (input.writeRenderedTo) {
+    writeRendered(input.writeRenderedTo, `${jobName}.yaml`, manifests.map((m) => yaml.dump(m, { noRefs: true, lineWidth: -1 })).join('---\n'));
+  }
+  const target = `Job '${namespace}/${jobName}'`;
+
+  // Progress, logs and heartbeats.
+  const prior = (info.heartbeatDetails ?? undefined) as RunJobHeartbeat | undefined;
+  const tail = new LogTail(tailLines);
+  const recent: string[] = [...(prior?.recentLines ?? [])];
+  for (const l of recent.slice(-tailLines)) tail.push(l);
+  let progress: JobProgress = { jobName, namespace, phase: 'Creating', active: 0, succeeded: 0, failed: 0 };
+  let persisted: PersistedCursors = { cursors: {}, seq: prior?.logSeq ?? 0 };
+  const heartbeat = () => ctx.heartbeat({ progress, logSeq: persisted.seq, recentLines: recent.slice(-RECENT_LINES), cursors: persisted.cursors } satisfies RunJobHeartbeat);
+  heartbeat();
+
+  // 2. Apply, or re-attach to the Job an earlier attempt created.
+  let job = await kube.readJob(namespace, jobName);
+  let reattached = false;
+  if (job) {
+    if (!isOwnedBy(job, owner)) throw conflict(target, job);
+    reattached = true;
+  } else {
+    const toCreate = structuredClone(jobManifest) as KubernetesObject & { spec: { suspend?: boolean } };
+    const suspendFirst = companions.length > 0 && toCreate.spec.suspend !== true;
+    if (suspendFirst) {
+      toCreate.spec.suspend = true;
+      toCreate.metadata = { ...toCreate.metadata, annotations: { ...toCreate.metadata?.annotations, [SUSPENDED_ANNOTATION]: 'true' } };
+    }
+    try {
+      job = (await kube.create(toCreate)) as unknown as V1Job;
+    } catch (err) {
+      if ((err as KubernetesJobsError).details?.status !== 409) throw err;
+      // Created concurrently (an earlier attempt's request landed late): same checks as above.
+      job = await kube.readJob(namespace, jobName);
+      if (!job || !isOwnedBy(job, owner)) throw conflict(target, job);
+      reattached = true;
+    }
+  }
+  if (job.metadata?.annotations?.[LOG_CURSOR_ANNOTATION]) {
+    try {
+      persisted = JSON.parse(job.metadata.annotations[LOG_CURSOR_ANNOTATION]) as PersistedCursors;
+    } catch {
+      /* unreadable cursor: start from the heartbeat's count, deliver from the start */
+    }
+  }
+  await ensureCompanions(kube, companions, job, owner);
+  if (job.spec?.suspend && job.metadata?.annotations?.[SUSPENDED_ANNOTATION] === 'true') {
+    job = await kube.patchJob(namespace, jobName, { spec: { suspend: false }, metadata: { annotations: { [SUSPENDED_ANNOTATION]: 'resumed' } } });
+  }
+  progress = { ...progress, phase: 'Pending' };
+  heartbeat();
+
+  // Deliver log lines exactly once: persist the advanced cursors on the Job, then hand the lines over.
+  const sink =
+    options.logSink ??
+    ((line: string, meta: { jobName: string; pod: string; container: string }) => ctx.log.info(line, { jobName: meta.jobName, pod: meta.pod, container: meta.container }));
+  let deliveryChain: Promise<void> = Promise.resolve();
+  const deliver = (pod: string, container: string, lines: LogLine[], cursor: LogCursors[string] | undefined): Promise<void> => {
+    const run = async () => {
+      if (lines.length === 0 || !cursor) return;
+      const key = `${pod}/${container}`;
+      const next: PersistedCursors = { cursors: { ...persisted.cursors, [key]: cursor }, seq: persisted.seq + lines.length };
+      await kube.patchJob(namespace, jobName, { metadata: { annotations: { [LOG_CURSOR_ANNOTATION]: JSON.stringify(next) } } });
+      persisted = next;
+      for (const l of lines) {
+        const text = prefixLine(pod, container, l.text);
+        sink(text, { jobName, namespace, pod, container, time: l.time });
+        tail.push(text);
+        recent.push(text);
+      }
+      if (recent.length > RECENT_LINES * 2) recent.splice(0, recent.length - RECENT_LINES);
+      heartbeat();
+    };
+    deliveryChain = deliveryChain.then(run);
+    return deliveryChain;
+  };
+
+  const podContainers = (pod: V1Pod) => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+  const containerDone = (pod: V1Pod, c: string) =>
+    [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].some((s) => s.name === c && !!s.state?.terminated);
+  const containerStarted = (pod: V1Pod, c: string) =>
+    [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].some((s) => s.name === c && (!!s.state?.running || !!s.state?.terminated));
+
+  let tailing: Promise<void> | undefined;
+  const tailAll = (pods: readonly V1Pod[], final: boolean): Promise<void> => {
+    const run = async () => {
+      for (const pod of pods) {
+        const podName = pod.metadata?.name;
+        if (!podName) continue;
+        for (const c of podContainers(pod)) {
+          if (!final && !containerStarted(pod, c)) continue;
+          const key = `${podName}/${c}`;
+          const cursor = persisted.cursors[key];
+          const text = await kube.readLog(namespace, podName, c, sinceTimeFor(cursor));
+          if (text === undefined) continue;
+          const r = consumeLogChunk(cursor, text, { final: final || containerDone(pod, c) });
+          await deliver(podName, c, r.lines, r.cursor);
+        }
+      }
+    };
+    // One tail at a time: a slow API never stacks up overlapping tails.
+    tailing = (tailing ?? Promise.resolve()).then(run);
+    return tailing;
+  };
+
+  // 3. Wait: list+watch caches of the Job and its pods; every event re-evaluates the state.
+  let settle!: (s: JobState) => void;
+  let fail!: (e: unknown) => void;
+  const finished = new Promise<JobState>((res, rej) => ((settle = res), (fail = rej)));
+  let lastState: JobState | undefined;
+  const evaluate = () => {
+    const j = jobCache.list()[0];
+    if (!j) return;
+    const state = interpretJob(j as never, podCache.list() as never, { now: Date.now(), failFastGraceMs: graceMs });
+    lastState = state;
+    const phase: JobProgress['phase'] = state.kind === 'running' ? state.phase : state.kind === 'succeeded' ? 'Succeeded' : 'Failed';
+    const counts = { active: j.status?.active ?? 0, succeeded: j.status?.succeeded ?? 0, failed: j.status?.failed ?? 0 };
+    if (phase !== progress.phase || counts.active !== progress.active || counts.succeeded !== progress.succeeded || counts.failed !== progress.failed) {
+      progress = { ...progress, phase, ...counts };
+      heartbeat();
+    }
+    if (state.kind !== 'running') settle(state);
+  };
+  const onWatchError = (e: KubernetesJobsError) => {
+    if (e.nonRetryable) fail(e); // e.g. 403: the watch will never work; transient errors restart the watch
+  };
+  const jobCache = kube.cache<V1Job>('jobs', namespace, { fieldSelector: `metadata.name=${jobName}` }, evaluate, onWatchError);
+  const podCache = kube.cache<V1Pod>('pods', namespace, { labelSelector: `batch.kubernetes.io/job-name=${jobName}` }, evaluate, onWatchError);
+
+  const followers = new Map<string, { abort: AbortController | undefined; ended: boolean }>();
+  const startFollowers = () => {
+    for (const pod of podCache.list()) {
+      const podName = pod.metadata?.name;
+      if (!podName) continue;
+      for (const c of podContainers(pod)) {
+        const key = `${podName}/${c}`;
+        if (followers.has(key) || !containerStarted(pod, c)) continue;
+        const entry: { abort: AbortController | undefined; ended: boolean } = { abort: undefined, ended: false };
+        followers.set(key, entry);
+        const reader = new LogStreamReader(persisted.cursors[key]);
+        void kube
+          .followLog(
+            namespace,
+            podName,
+            c,
+            sinceTimeFor(persisted.cursors[key]),
+            (chunk) => {
+              const lines = reader.push(chunk);
+              if (lines.length) deliver(podName, c, lines, reader.cursor).catch(fail);
+            },
+            () => (entry.ended = true),
+          )
+          .then((a) => (entry.abort = a));
+      }
+    }
+  };
+
+  const timers: NodeJS.Timeout[] = [];
+  const stopAll = async () => {
+    timers.forEach(clearInterval);
+    for (const f of followers.values()) f.abort?.abort();
+    await Promise.allSettled([jobCache.stop(), podCache.stop()]);
+  };
+
+  try {
+    await jobCache.start();
+    await podCache.start();
+    evaluate();
+    timers.push(
+      setInterval(() => {
+        evaluate(); // grace periods expire with time, not only with events
+        heartbeat();
+      }, heartbeatMs),
+    );
+    if (logMode === 'periodic') timers.push(setInterval(() => void tailAll(podCache.list(), false).catch(fail), everyMs));
+    if (logMode === 'follow') {
+      startFollowers();
+      timers.push(setInterval(startFollowers, 1000));
+    }
+    let deadline: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((res) => (deadline = setTimeout(() => res('timeout'), timeoutMs)));
+    let outcome: JobState | 'timeout';
+    try {
+      outcome = await Promise.race([finished, timedOut, ctx.cancelled]);
+    } finally {
+      clearTimeout(deadline);
+    }
+
+    // 4. Final logs: every container, from its cursor (a follow stream may not end by itself).
+    timers.forEach(clearInterval);
+    for (const f of followers.values()) f.abort?.abort();
+    if (logMode !== 'none') await tailAll(podCache.list(), true);
+    await deliveryChain;
+    const pods = podCache.list();
+    const finalJob = jobCache.list()[0] ?? job;
+
+    if (outcome === 'timeout') {
+      await kube.deleteJob(namespace, jobName, 'Background');
+      throw new KubernetesJobsError(FailureType.DeadlineExceeded, `${target} did not finish within ${Math.round(timeoutMs / 1000)}s; it was deleted`, {
+        nonRetryable: true,
+        details: failureDetails(finalJob as never, pods as never, [], tail.lines()) as never,
+      });
+    }
+    progress = { ...progress, phase: outcome.kind === 'succeeded' ? 'Succeeded' : 'Failed' };
+    const deleted = cleanup === 'always' || (cleanup === 'onSuccess' && outcome.kind === 'succeeded') ? await kube.deleteJob(namespace, jobName, 'Background') : false;
+    if (outcome.kind === 'failed') {
+      const events = [...(await kube.listEvents(namespace, jobName)), ...(pods[0]?.metadata?.name ? await kube.listEvents(namespace, pods[0].metadata.name) : [])];
+      throw new KubernetesJobsError(outcome.type, outcome.message, {
+        nonRetryable: true,
+        details: { ...(failureDetails(finalJob as never, pods as never, events as never, tail.lines()) as object), deleted } as Record<string, unknown>,
+      });
+    }
+    return {
+      jobName,
+      namespace,
+      status: 'Succeeded',
+      pods: summarizePods(pods as never),
+      exitCodes: exitCodes(pods as never),
+      output: jobOutput(pods as never),
+      logTail: tail.lines(),
+      logLines: persisted.seq,
+      reattached,
+      deleted,
+    };
+  } catch (err) {
+    if (err instanceof CancelledFailure || ctx.cancellationSignal.aborted) {
+      await stopAll();
+      await deleteAndWait(kube, namespace, jobName, progress, () => {
+        progress = { ...progress, phase: 'Deleting' };
+        heartbeat();
+      });
+      throw err instanceof CancelledFailure ? err : new CancelledFailure('cancelled');
+    }
+    throw err;
+  } finally {
+    await stopAll();
+  }
+}
+
+function conflict(target: string, job: V1Job | undefined): KubernetesJobsError {
+  const a = job?.metadata?.annotations ?? {};
+  const by = a['temporal-k8s-jobs/workflow-id'] ? ` (it belongs to workflow '${a['temporal-k8s-jobs/workflow-id']}', activity '${a['temporal-k8s-jobs/activity-id']}')` : ' (not created by temporal-k8s-jobs)';
+  return new KubernetesJobsError(FailureType.JobNameConflict, `${target} already exists and is not owned by this workflow execution${by}; choose another name or delete it`, {
+    nonRetryable: true,
+  });
+}
+
+/** Creates missing companions, owned by the Job unless annotated to be kept. Idempotent. */
+async function ensureCompanions(kube: KubeClient, companions: KubernetesObject[], job: V1Job, owner: Owner): Promise<void> {
+  for (const c of companions) {
+    const obj = structuredClone(c);
+    if (obj.metadata?.annotations?.[KEEP_ANNOTATION] !== 'true') {
+      obj.metadata = {
+        ...obj.metadata,
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata!.name!, uid: job.metadata!.uid!, blockOwnerDeletion: true, controller: false }],
+      };
+    }
+    try {
+      await kube.create(obj);
+    } catch (err) {
+      if ((err as KubernetesJobsError).details?.status !== 409) throw err;
+      const existing = await kube.readObject(obj);
+      if (existing && !isOwnedBy(existing as never, owner)) {
+        throw new KubernetesJobsError(
+          FailureType.JobNameConflict,
+          `${obj.kind} '${obj.metadata?.namespace}/${obj.metadata?.name}' already exists and is not owned by this workflow execution; rename it in the template or delete it`,
+          { nonRetryable: true },
+        );
+      }
+    }
+  }
+}
+
+/** Deletes the Job (Foreground: pods first) and waits until the Job is gone, watching it. */
+async function deleteAndWait(kube: KubeClient, namespace: string, jobName: string, _p: JobProgress, onDeleting: () => void): Promise<void> {
+  onDeleting();
+  const existed = await kube.deleteJob(namespace, jobName, 'Foreground');
+  if (!existed) return;
+  let resolveGone!: () => void;
+  const gone = new Promise<void>((r) => (resolveGone = r));
+  const check = () => {
+    if (jobs.list().length === 0 && pods.list().length === 0) resolveGone();
+  };
+  const jobs = kube.cache<V1Job>('jobs', namespace, { fieldSelector: `metadata.name=${jobName}` }, check, () => undefined);
+  const pods = kube.cache<V1Pod>('pods', namespace, { labelSelector: `batch.kubernetes.io/job-name=${jobName}` }, check, () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await jobs.start();
+    await pods.start();
+    check();
+    await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 60_000)))]);
+  } finally {
+    clearTimeout(timer);
+    await Promise.allSettled([jobs.stop(), pods.stop()]);
+  }
+}
