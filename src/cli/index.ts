@@ -6,6 +6,9 @@ type Command = (args: string[], io: Io) => Promise<number>;
 
 const commands: Record<string, { run: Command; summary: string }> = {
   render: { run: renderCommand, summary: 'render a template and print the manifests' },
+  // Loaded on demand: they pull in the Temporal worker and the Kubernetes client.
+  run: { run: async (args, io) => (await import('./run.js')).runCommand(args, io), summary: 'run a templated Job as a workflow; live progress and logs' },
+  worker: { run: async (args, io) => (await import('./worker.js')).workerCommand(args, io), summary: 'run a Temporal worker that executes Kubernetes Jobs' },
 };
 
 export const usage = `Usage: temporal-k8s-jobs <command> [options]

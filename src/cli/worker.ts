@@ -1,0 +1,203 @@
+/** `temporal-k8s-jobs worker`: a Temporal worker running Kubernetes Jobs (also embedded by `run`). */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../kube.js';
+import { KubernetesJobsPlugin } from '../plugin.js';
+import { PACKAGE_TEMPLATES_DIR } from '../render.js';
+import { type Io, UsageError, parse } from './common.js';
+
+export const DEFAULT_TASK_QUEUE = 'kubernetes-jobs';
+export const DEFAULT_ADDRESS = '127.0.0.1:7233';
+
+/** `--address`, else TEMPORAL_ADDRESS, else 127.0.0.1:7233. */
+export function temporalAddress(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag || env.TEMPORAL_ADDRESS || DEFAULT_ADDRESS;
+}
+
+/** `--temporal-namespace`, else TEMPORAL_NAMESPACE, else `default`. */
+export function temporalNamespace(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag || env.TEMPORAL_NAMESPACE || 'default';
+}
+
+/** Flags shared by `worker` and `run` for Temporal and Kubernetes connections. */
+export const connectionOptions = {
+  address: { type: 'string' },
+  'temporal-namespace': { type: 'string' },
+  'task-queue': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  'in-cluster': { type: 'boolean' },
+  namespace: { type: 'string' },
+} as const;
+
+/**
+ * The package's own workflows module: `../workflow/index.js` next to this file when built (dist/),
+ * `index.ts` when running from sources (ts-jest, tsx).
+ */
+export function packageWorkflowsPath(): string {
+  for (const file of ['index.js', 'index.ts']) {
+    const p = fileURLToPath(new URL(`../workflow/${file}`, import.meta.url));
+    if (fs.existsSync(p)) return p;
+  }
+  throw new Error(`the package's workflows are missing (${fileURLToPath(new URL('../workflow/', import.meta.url))}); run 'npm run build'`);
+}
+
+/**
+ * Installs the Temporal runtime with our own signal handling (no SDK shutdown signals: the CLI
+ * decides what Ctrl-C means) and a logger at `level`. A runtime installed earlier in this process
+ * (tests calling main() twice) is kept as it is.
+ */
+export function installRuntime(level: LogLevel): void {
+  try {
+    Runtime.install({
+      logger: new DefaultLogger(level),
+      shutdownSignals: [],
+      telemetryOptions: { logging: { filter: { core: level === 'ERROR' ? 'ERROR' : 'WARN', other: 'ERROR' }, forward: {} } },
+    });
+  } catch {
+    // Already installed: keep it.
+  }
+}
+
+/** First line of an error message (gRPC/native errors can be long). */
+export function firstLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return (msg.split('\n').find((l) => l.trim()) ?? msg).trim();
+}
+
+/** A NativeConnection for workers, with a clear error when Temporal is unreachable. */
+export async function connectNative(address: string): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect({ address });
+  } catch (err) {
+    throw new Error(`cannot reach Temporal at ${address}: ${firstLine(err)}`, { cause: err });
+  }
+}
+
+export interface JobsWorkerOptions {
+  connection: NativeConnection;
+  /** Temporal namespace. */
+  namespace: string;
+  taskQueue: string;
+  /** Template directories (searched before the built-in templates). */
+  templateDirs: string[];
+  /** Default Kubernetes namespace for Jobs. */
+  k8sNamespace?: string;
+  kubeConfig: KubeConfig;
+  maxConcurrent?: number;
+}
+
+/** A Worker with the package's workflows and the Kubernetes Job activities. */
+export async function createJobsWorker(o: JobsWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    workflowsPath: packageWorkflowsPath(),
+    plugins: [new KubernetesJobsPlugin({ templateDirs: o.templateDirs, namespace: o.k8sNamespace, kubeConfig: o.kubeConfig })],
+    ...(o.maxConcurrent ? { maxConcurrentActivityTaskExecutions: o.maxConcurrent } : {}),
+  });
+}
+
+/** How template directories are shown in one line. */
+export function describeTemplateDirs(dirs: string[]): string {
+  return [...dirs.map((d) => path.resolve(d)), `${path.resolve(PACKAGE_TEMPLATES_DIR)} (built-in)`].join(', ');
+}
+
+/** A positive integer flag, or a usage error naming the flag. */
+export function positiveInt(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new UsageError(`${flag} must be a positive whole number, got '${value}'`);
+  return Number(value);
+}
+
+export const workerUsage = `Usage: temporal-k8s-jobs worker [--task-queue Q] [--templates DIR]... [--namespace NS]
+         [--kubeconfig FILE] [--context NAME] [--in-cluster] [--address A] [--temporal-namespace N]
+         [--max-concurrent N] [--verbose]
+
+Runs a Temporal worker that executes Kubernetes Jobs (the kubernetesJobWorkflow and dagWorkflow
+workflows and their activities) until SIGINT/SIGTERM, then shuts down gracefully.
+  --task-queue Q          task queue to poll (default: kubernetes-jobs)
+  --templates DIR         template directory searched before the built-in templates (repeatable, in order)
+  --namespace NS          Kubernetes namespace for Jobs whose input and template give none
+                          (default: the kubeconfig context's namespace, else 'default')
+  --kubeconfig FILE       kubeconfig file (default: KUBECONFIG, else ~/.kube/config; in a pod: its service account)
+  --context NAME          kubeconfig context (default: the current context)
+  --in-cluster            use the pod's service account
+  --address A             Temporal frontend (default: TEMPORAL_ADDRESS, else 127.0.0.1:7233)
+  --temporal-namespace N  Temporal namespace (default: TEMPORAL_NAMESPACE, else 'default')
+  --max-concurrent N      Jobs run at once by this worker (default: the SDK's, 100)
+  -v, --verbose           debug logging, details and stack traces on errors
+`;
+
+export async function workerCommand(args: string[], io: Io): Promise<number> {
+  const { values: opts, positionals } = parse(
+    args,
+    {
+      ...connectionOptions,
+      templates: { type: 'string', multiple: true },
+      'max-concurrent': { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    'worker',
+  );
+  if (opts.help) {
+    io.out(workerUsage);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`worker takes no arguments, got '${positionals[0]}'`);
+  const maxConcurrent = positiveInt('--max-concurrent', opts['max-concurrent']);
+  const address = temporalAddress(opts.address);
+  const namespace = temporalNamespace(opts['temporal-namespace']);
+  const taskQueue: string = opts['task-queue'] || DEFAULT_TASK_QUEUE;
+  const templateDirs: string[] = opts.templates ?? [];
+  for (const d of templateDirs) {
+    if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) throw new UsageError(`--templates '${d}' is not a directory`);
+  }
+
+  // Credentials first: a worker without them would fail every Job.
+  const kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context, inCluster: opts['in-cluster'] });
+
+  installRuntime(opts.verbose ? 'DEBUG' : 'INFO');
+  const connection = await connectNative(address);
+  try {
+    const worker = await createJobsWorker({
+      connection,
+      namespace,
+      taskQueue,
+      templateDirs,
+      k8sNamespace: opts.namespace,
+      kubeConfig,
+      maxConcurrent,
+    });
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        io.err(`${signal}: shutting down gracefully (Ctrl-C again to exit at once)...\n`);
+        worker.shutdown();
+      } else {
+        io.err(`${signal} again: exiting now\n`);
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const running = worker.run();
+      io.out(`worker ready: task queue ${taskQueue} on ${address} (temporal namespace ${namespace}; templates: ${describeTemplateDirs(templateDirs)})\n`);
+      await running;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    io.out('worker stopped\n');
+    return 0;
+  } finally {
+    await connection.close();
+  }
+}
