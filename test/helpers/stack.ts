@@ -197,9 +197,13 @@ export async function watchUntil<T extends KubernetesObject>(
           },
           (err) => {
             // The server ends watches now and then: restart (from the current state) unless done.
-            if (!finished) {
-              if (err && errorCode(err) !== undefined && errorCode(err)! >= 400 && errorCode(err) !== 410) finish(err instanceof Error ? err : new Error(String(err)));
-              else setTimeout(start, 100);
+            if (finished) return;
+            // Non-200 answers come as an Error with statusCode: fail fast on 4xx (403, 404...) but 410.
+            const status = (err as { statusCode?: number } | null)?.statusCode ?? errorCode(err);
+            if (status !== undefined && status >= 400 && status < 500 && status !== 410) {
+              finish(new Error(`watch ${path} failed: HTTP ${status} ${(err as Error).message}`));
+            } else {
+              setTimeout(start, 100);
             }
           },
         )

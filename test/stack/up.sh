@@ -218,6 +218,7 @@ KWOK_WORKDIR="$KWOK_WORKDIR_PATH" start kwok "$STACK_BIN/kwok" \
   --manage-all-nodes \
   --node-ip=127.0.0.1 --node-port="$PORT_KWOK" --server-address="127.0.0.1:$PORT_KWOK" \
   --cidr=10.244.0.1/16 \
+  --node-lease-duration-seconds=40 \
   --enable-crds=ClusterLogs,Logs
 
 # Two fake nodes: InternalIP 127.0.0.1 (so the apiserver proxies pods/log to kwok on loopback),
