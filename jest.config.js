@@ -8,6 +8,8 @@ const esm = {
 };
 
 export default {
+  // Jest applies testTimeout globally (not per project); stack tests run real Jobs.
+  testTimeout: 120_000,
   projects: [
     // Pure logic: no servers, seconds to run.
     { ...esm, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
@@ -17,7 +19,6 @@ export default {
       displayName: 'stack',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/helpers/global-setup.js',
-      testTimeout: 120_000,
       slowTestThreshold: 30,
     },
   ],

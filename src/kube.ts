@@ -294,7 +294,7 @@ export class KubeClient {
       return Buffer.concat(chunks).toString('utf8');
     } catch (err) {
       const status = statusOf(err);
-      if (status === 400 || status === 404) return undefined; // not started yet, or already deleted
+      if (status === 204 || status === 400 || status === 404) return undefined; // never started, not started yet, or deleted
       throw kubeError(err, 'read log of', `pod '${namespace}/${pod}' container '${container}'`);
     }
   }

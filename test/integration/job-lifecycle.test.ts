@@ -1,0 +1,170 @@
+// The Job lifecycle on the real stack: real Temporal dev server, real kube-apiserver + Job controller,
+// kwok pods. A real worker runs the package's workflow and activities in this process.
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { KubernetesJobsPlugin } from '../../src/plugin.js';
+import type { KubernetesJobInput, KubernetesJobResult } from '../../src/types.js';
+import { KWOK_ANNOTATIONS, appendPodLog, createTestNamespace, deleteNamespace, kubeConfig, stackEnv, waitFor, writePodLog } from '../helpers/stack.js';
+
+const workflowsPath = fileURLToPath(new URL('../../dist/workflow/index.js', import.meta.url));
+const taskQueue = `lifecycle-${randomBytes(4).toString('hex')}`;
+const delivered: { line: string; jobName: string }[] = [];
+let ns: string;
+let worker: Worker;
+let running: Promise<void>;
+let client: Client;
+const kc = kubeConfig();
+const batch = kc.makeApiClient(BatchV1Api);
+const core = kc.makeApiClient(CoreV1Api);
+
+beforeAll(async () => {
+  ns = await createTestNamespace('lifecycle');
+  const env = stackEnv();
+  const connection = await NativeConnection.connect({ address: env.temporalAddress });
+  worker = await Worker.create({
+    connection,
+    taskQueue,
+    workflowsPath,
+    plugins: [
+      new KubernetesJobsPlugin({
+        kubeConfig: { kubeconfig: env.kubeconfig },
+        namespace: ns,
+        heartbeatSeconds: 1,
+        logSink: (line, meta) => delivered.push({ line, jobName: meta.jobName }),
+      }),
+    ],
+  });
+  running = worker.run();
+  client = new Client({ connection: await Connection.connect({ address: env.temporalAddress }) });
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await client?.connection.close();
+  if (ns) await deleteNamespace(ns);
+});
+
+const base = (podAnnotations: Record<string, string> = {}, extra: Partial<KubernetesJobInput> = {}): KubernetesJobInput => ({
+  template: 'job.yaml.njk',
+  values: { image: 'busybox:1.36', command: 'echo hi', podAnnotations },
+  logs: { mode: 'periodic', everySeconds: 1 },
+  ...extra,
+});
+
+function start(input: KubernetesJobInput) {
+  return client.workflow.start('kubernetesJobWorkflow', { taskQueue, workflowId: `lc-${randomBytes(6).toString('hex')}`, args: [input] });
+}
+
+async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const act = (err as WorkflowFailedError).cause;
+  expect(act).toBeInstanceOf(ActivityFailure);
+  const app = (act as ActivityFailure).cause;
+  expect(app).toBeInstanceOf(ApplicationFailure);
+  return app as ApplicationFailure;
+}
+
+async function jobsIn(namespace: string) {
+  return (await batch.listNamespacedJob({ namespace })).items;
+}
+
+test('a Job succeeds; periodic logs deliver every line once, in order; the Job is deleted (onSuccess)', async () => {
+  await writePodLog({ namespace: ns, container: 'main' }, ['line 1', 'line 2']);
+  const handle = await start(base({ [KWOK_ANNOTATIONS.duration]: '4s' }));
+  // Lines appended while the pod runs arrive too.
+  await waitFor(async () => (await core.listNamespacedPod({ namespace: ns })).items.some((p) => p.status?.phase === 'Running'), { timeoutMs: 30_000, what: 'pod running' });
+  await appendPodLog({ namespace: ns, container: 'main' }, ['line 3', 'line 4']);
+  const result = (await handle.result()) as KubernetesJobResult;
+  expect(result.status).toBe('Succeeded');
+  expect(result.reattached).toBe(false);
+  expect(result.deleted).toBe(true);
+  const pod = result.pods[0]!.name;
+  const mine = delivered.filter((d) => d.jobName === result.jobName).map((d) => d.line);
+  expect(mine).toEqual([`${pod}/main line 1`, `${pod}/main line 2`, `${pod}/main line 3`, `${pod}/main line 4`]);
+  expect(result.logTail).toEqual(mine);
+  expect(result.logLines).toBe(4);
+  expect(result.exitCodes).toEqual({ [`${pod}/main`]: 0 });
+  await waitFor(async () => (await jobsIn(ns)).every((j) => j.metadata?.name !== result.jobName), { timeoutMs: 30_000, what: 'job deleted' });
+});
+
+test('a pod failing with exit code 3 fails the workflow with JobFailed naming the container and code', async () => {
+  const handle = await start(base({ [KWOK_ANNOTATIONS.exitCode]: '3' }, { cleanup: 'never' }));
+  const failure = await failureOf(handle.result());
+  expect(failure.type).toBe('JobFailed');
+  expect(failure.nonRetryable).toBe(true);
+  expect(failure.message).toMatch(new RegExp(`^Job '${ns}/[a-z0-9-]+' failed: BackoffLimitExceeded \\(container 'main' exit code 3\\)$`));
+  const details = failure.details?.[0] as { pods?: { containers?: { exitCode?: number }[] }[] };
+  expect(JSON.stringify(details)).toContain('"exitCode":3');
+});
+
+test('an image that cannot be pulled fails fast after the grace period', async () => {
+  const handle = await start(base({ [KWOK_ANNOTATIONS.imagePull]: 'ImagePullBackOff' }, { failFastGraceSeconds: 2, cleanup: 'always' }));
+  const failure = await failureOf(handle.result());
+  expect(failure.type).toBe('ImagePullFailed');
+  expect(failure.message).toMatch(/ImagePullBackOff/);
+});
+
+test('an unschedulable pod fails fast after the grace period', async () => {
+  const input = base({}, { failFastGraceSeconds: 2, cleanup: 'always' });
+  input.values = { ...input.values, nodeSelector: { 'no-such-label': 'x' } };
+  const failure = await failureOf((await start(input)).result());
+  expect(`${failure.type}: ${failure.message}`).toMatch(/^Unschedulable: .*node/);
+});
+
+test('activeDeadlineSeconds ends in DeadlineExceeded', async () => {
+  const input = base({ [KWOK_ANNOTATIONS.duration]: '60s' }, { cleanup: 'always' });
+  input.values = { ...input.values, activeDeadlineSeconds: 2 };
+  const failure = await failureOf((await start(input)).result());
+  expect(failure.type).toBe('DeadlineExceeded');
+});
+
+test('cancelling the workflow deletes the Job and its pods before the workflow reports cancelled', async () => {
+  const handle = await start(base({ [KWOK_ANNOTATIONS.duration]: '120s' }, { cleanup: 'never' }));
+  let jobName = '';
+  await waitFor(
+    async () => {
+      const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=temporal-k8s-jobs' })).items.filter((p) => p.status?.phase === 'Running');
+      jobName = pods[0]?.metadata?.labels?.['batch.kubernetes.io/job-name'] ?? '';
+      return !!jobName;
+    },
+    { timeoutMs: 30_000, what: 'pod running' },
+  );
+  await handle.cancel();
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  // Already gone when the workflow reports cancelled: no waiting here.
+  expect((await jobsIn(ns)).map((j) => j.metadata?.name)).not.toContain(jobName);
+  const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `batch.kubernetes.io/job-name=${jobName}` })).items;
+  expect(pods).toEqual([]);
+});
+
+test('a fixed name taken by a Job this execution does not own is JobNameConflict; nothing is changed', async () => {
+  const name = `taken-${randomBytes(3).toString('hex')}`;
+  await batch.createNamespacedJob({
+    namespace: ns,
+    body: { metadata: { name }, spec: { suspend: true, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox' }] } } } },
+  });
+  const failure = await failureOf((await start({ ...base(), name })).result());
+  expect(failure.type).toBe('JobNameConflict');
+  expect(failure.message).toContain(`Job '${ns}/${name}' already exists and is not owned by this workflow execution`);
+  const job = await batch.readNamespacedJob({ name, namespace: ns });
+  expect(job.metadata?.annotations?.['temporal-k8s-jobs/workflow-id']).toBeUndefined();
+});
+
+test('a template error fails without creating anything', async () => {
+  const before = (await jobsIn(ns)).length;
+  const failure = await failureOf((await start({ template: 'job.yaml.njk', values: {} })).result());
+  expect(failure.type).toBe('TemplateError');
+  expect(failure.message).toMatch(/missing required value 'image'/);
+  expect((await jobsIn(ns)).length).toBe(before);
+});
