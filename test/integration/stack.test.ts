@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import {
   BatchV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
   Log,
@@ -71,6 +72,20 @@ describe('local stack', () => {
   });
   afterAll(async () => {
     if (ns) await deleteNamespace(ns);
+  });
+
+  kwokIt('keeps the kwok nodes Ready with fresh node leases (no NotReady flapping)', async () => {
+    const nodes = await core.listNode({ labelSelector: 'type=kwok' });
+    expect(nodes.items.map((n) => n.metadata!.name).sort()).toEqual(['kwok-node-0', 'kwok-node-1']);
+    const coordination = kc.makeApiClient(CoordinationV1Api);
+    for (const node of nodes.items) {
+      expect(hasCondition(node, 'Ready')).toBe(true);
+      expect(node.spec?.taints ?? []).toEqual([]);
+      expect(node.status?.addresses).toContainEqual({ type: 'InternalIP', address: '127.0.0.1' });
+      const lease = await coordination.readNamespacedLease({ namespace: 'kube-node-lease', name: node.metadata!.name! });
+      // kwok renews every ~10 s (lease duration 40 s); without leases the node controller marks nodes NotReady.
+      expect(Date.now() - new Date(lease.spec!.renewTime!).getTime()).toBeLessThan(40_000);
+    }
   });
 
   it('runs a Job to Complete through the real Job controller', async () => {
