@@ -34,7 +34,7 @@ export default async function globalSetup() {
 
   process.stderr.write(
     '\n[stack] bringing up the local stack (test/stack/up.sh). On a machine without the cached tools this first builds\n' +
-      '[stack] Kubernetes, etcd, kwok and the Temporal CLI from source: expect tens of minutes (once).\n',
+      '[stack] Kubernetes, etcd, kwok and the Temporal CLI from source: ~8 min on a 2-core VM, up to tens of minutes (once).\n',
   );
   const started = Date.now();
   const r = spawnSync('bash', [join(repoRoot, 'test/stack/up.sh')], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });

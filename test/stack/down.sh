@@ -36,5 +36,5 @@ for entry in ${pids[@]+"${pids[@]}"}; do
   stopped="$stopped $name"
 done
 
-rm -rf "$PIDS_DIR" "$ENV_FILE" "$PKI_DIR" "$DATA_DIR" "$POD_LOGS_DIR" "$KWOK_WORKDIR_PATH" "$ADMIN_KUBECONFIG"
+rm -rf "$PIDS_DIR" "$ENV_FILE" "$STACK_DIR/config-hash" "$PKI_DIR" "$DATA_DIR" "$POD_LOGS_DIR" "$KWOK_WORKDIR_PATH" "$ADMIN_KUBECONFIG"
 if [ -n "$stopped" ]; then log "stopped:$stopped; state removed (process logs kept in $PROC_LOGS_DIR)"; else log "nothing running; state removed"; fi

@@ -27,8 +27,15 @@ apiserver_ready() {
   [ "$("${CURL_ADMIN[@]}" "https://127.0.0.1:$PORT_APISERVER/readyz" 2>/dev/null)" = ok ]
 }
 
+# A running stack started from other scripts/stages/versions is restarted, not reused.
+CONFIG_HASH=$(cat "$STACK_SCRIPTS_DIR/up.sh" "$STACK_SCRIPTS_DIR/lib.sh" "$STACK_SCRIPTS_DIR/versions.env" "$STACK_SCRIPTS_DIR/kwok-stages.yaml" | cksum | cut -d' ' -f1)
+
 stack_healthy() {
   [ -f "$ENV_FILE" ] || return 1
+  if [ "$(cat "$STACK_DIR/config-hash" 2>/dev/null)" != "$CONFIG_HASH" ]; then
+    log "the running stack was started with other stack scripts/stages/versions"
+    return 1
+  fi
   local p
   for p in $STACK_PROCS; do pid_is_ours "$(recorded_pid "$p")" "$p" || return 1; done
   apiserver_ready || return 1
@@ -277,5 +284,6 @@ export STACK_DIR='$STACK_DIR'
 export STACK_CA_FILE='$PKI_DIR/ca.crt'
 export STACK_KWOK_URL='http://127.0.0.1:$PORT_KWOK'
 EOF
+echo "$CONFIG_HASH" >"$STACK_DIR/config-hash"
 mv "$ENV_FILE.tmp" "$ENV_FILE"
 log "stack up in $(elapsed). Use it with: . $ENV_FILE"
