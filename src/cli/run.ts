@@ -430,7 +430,12 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   } finally {
     if (worker && workerRun) {
       if (worker.getState() === 'RUNNING') worker.shutdown();
-      const stopped = await Promise.race([workerRun.then(() => true, () => true), sleep(15_000).then(() => false)]);
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([
+        workerRun.then(() => true, () => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 15_000))),
+      ]);
+      clearTimeout(timer);
       if (!stopped) io.err('note: the embedded worker is still shutting down\n');
     }
     await nativeConnection?.close().catch(() => undefined);

@@ -98,6 +98,10 @@ export async function createJobsWorker(o: JobsWorkerOptions): Promise<Worker> {
     taskQueue: o.taskQueue,
     workflowsPath: packageWorkflowsPath(),
     plugins: [new KubernetesJobsPlugin({ templateDirs: o.templateDirs, namespace: o.k8sNamespace, kubeConfig: o.kubeConfig })],
+    // The activity heartbeats progress and recent log lines every few seconds; without this the SDK
+    // forwards them to the server only every 80% of the heartbeat timeout, and progress (in the UI,
+    // in 'run') and cancellation would lag by that much.
+    maxHeartbeatThrottleInterval: '2s',
     ...(o.maxConcurrent ? { maxConcurrentActivityTaskExecutions: o.maxConcurrent } : {}),
   });
 }
