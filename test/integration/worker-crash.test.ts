@@ -1,0 +1,79 @@
+// Kill the worker (SIGKILL) while its Job runs, start another: the activity is retried, re-attaches to
+// the same Job (exactly one exists), no log line is delivered twice or lost, the workflow completes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { BatchV1Api } from '@kubernetes/client-node';
+import type { KubernetesJobResult } from '../../src/types.js';
+import { KWOK_ANNOTATIONS, appendPodLog, createTestNamespace, deleteNamespace, kubeConfig, stackEnv, waitFor, writePodLog } from '../helpers/stack.js';
+
+const fixture = fileURLToPath(new URL('../fixtures/crash-worker.mjs', import.meta.url));
+let ns: string;
+const children: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  if (ns) await deleteNamespace(ns);
+});
+
+function startWorker(taskQueue: string, linesFile: string): Promise<ChildProcess> {
+  const env = stackEnv();
+  const child = spawn(process.execPath, [fixture, env.temporalAddress, taskQueue, env.kubeconfig, linesFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => b.toString().includes('ready') && resolve(child));
+    child.on('exit', (code) => reject(new Error(`worker exited early (${code})`)));
+  });
+}
+
+const readLines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
+
+test('SIGKILL of the worker mid-Job: re-attach, one Job, every log line exactly once', async () => {
+  ns = await createTestNamespace('crash');
+  const taskQueue = `crash-${randomBytes(4).toString('hex')}`;
+  const linesFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tkj-crash-')), 'lines.txt');
+  const expected = Array.from({ length: 12 }, (_, i) => `line ${i + 1}`);
+  await writePodLog({ namespace: ns, container: 'main' }, expected.slice(0, 3));
+
+  const first = await startWorker(taskQueue, linesFile);
+  const client = new Client({ connection: await Connection.connect({ address: stackEnv().temporalAddress }) });
+  const handle = await client.workflow.start('kubernetesJobWorkflow', {
+    taskQueue,
+    workflowId: `crash-${randomBytes(6).toString('hex')}`,
+    args: [
+      {
+        template: 'job.yaml.njk',
+        namespace: ns,
+        cleanup: 'never',
+        values: { image: 'busybox:1.36', command: 'run', podAnnotations: { [KWOK_ANNOTATIONS.duration]: '40s' } },
+        logs: { mode: 'periodic', everySeconds: 1 },
+      },
+    ],
+  });
+  try {
+    // Let the first worker deliver some lines, then kill it without warning.
+    await waitFor(async () => readLines(linesFile).length >= 3, { timeoutMs: 60_000, what: 'first lines delivered' });
+    await appendPodLog({ namespace: ns, container: 'main' }, expected.slice(3, 6));
+    await waitFor(async () => readLines(linesFile).length >= 6, { timeoutMs: 30_000, what: 'more lines delivered' });
+    first.kill('SIGKILL');
+    // Lines written while no worker runs must arrive after the restart, once.
+    await appendPodLog({ namespace: ns, container: 'main' }, expected.slice(6, 9));
+    await startWorker(taskQueue, linesFile);
+    await appendPodLog({ namespace: ns, container: 'main' }, expected.slice(9));
+
+    const result = (await handle.result()) as KubernetesJobResult;
+    expect(result.status).toBe('Succeeded');
+    expect(result.reattached).toBe(true);
+    const pod = result.pods[0]!.name;
+    expect(readLines(linesFile)).toEqual(expected.map((l) => `${pod}/main ${l}`));
+    expect(result.logLines).toBe(expected.length);
+    const jobs = (await kubeConfig().makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns })).items;
+    expect(jobs.map((j) => j.metadata?.name)).toEqual([result.jobName]);
+  } finally {
+    await client.connection.close();
+  }
+});
