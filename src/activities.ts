@@ -401,7 +401,7 @@ async function ensureCompanions(kube: KubeClient, companions: KubernetesObject[]
     if (obj.metadata?.annotations?.[KEEP_ANNOTATION] !== 'true') {
       obj.metadata = {
         ...obj.metadata,
-        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata!.name!, uid: job.metadata!.uid!, blockOwnerDeletion: true, controller: false }],
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata!.name!, uid: job.metadata!.uid!, controller: false }],
       };
     }
     try {

@@ -17,6 +17,7 @@ let ns: string;
 let worker: Worker;
 let running: Promise<void>;
 let client: Client;
+let workerConnection: NativeConnection;
 const kc = kubeConfig();
 const batch = kc.makeApiClient(BatchV1Api);
 const core = kc.makeApiClient(CoreV1Api);
@@ -24,9 +25,9 @@ const core = kc.makeApiClient(CoreV1Api);
 beforeAll(async () => {
   ns = await createTestNamespace('lifecycle');
   const env = stackEnv();
-  const connection = await NativeConnection.connect({ address: env.temporalAddress });
+  workerConnection = await NativeConnection.connect({ address: env.temporalAddress });
   worker = await Worker.create({
-    connection,
+    connection: workerConnection,
     taskQueue,
     workflowsPath,
     plugins: [
@@ -45,6 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   worker?.shutdown();
   await running;
+  await workerConnection?.close();
   await client?.connection.close();
   if (ns) await deleteNamespace(ns);
 });

@@ -1,0 +1,133 @@
+// The worker does its whole job with exactly the permissions in rbac/role.yaml (through the in-cluster
+// credentials path, with a real service-account token), and fails clearly outside them.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as yaml from 'js-yaml';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { BatchV1Api, CoreV1Api, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { KubernetesJobsPlugin } from '../../src/plugin.js';
+import { loadKubeConfig } from '../../src/kube.js';
+import type { KubernetesJobInput, KubernetesJobResult } from '../../src/types.js';
+import { tempDir } from '../helpers/tmp.js';
+import { KWOK_ANNOTATIONS, createTestNamespace, deleteNamespace, kubeConfig, mintServiceAccountKubeconfig, stackEnv, waitFor, writePodLog } from '../helpers/stack.js';
+
+const workflowsPath = fileURLToPath(new URL('../../dist/workflow/index.js', import.meta.url));
+const examples = fileURLToPath(new URL('../../examples/templates/', import.meta.url));
+const roleFile = fileURLToPath(new URL('../../rbac/role.yaml', import.meta.url));
+const admin = kubeConfig();
+const core = admin.makeApiClient(CoreV1Api);
+const batch = admin.makeApiClient(BatchV1Api);
+const templates = tempDir({
+  'kept.yaml.njk': `{% extends "job.yaml.njk" %}
+{% block companions %}apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: out-{{ tag }}
+  annotations:
+    temporal-k8s-jobs/keep: "true"
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg-{{ tag }}
+data: {a: b}
+---
+{% endblock %}`,
+});
+
+let ns: string;
+const workers: { worker: Worker; running: Promise<void>; connection: NativeConnection }[] = [];
+let client: Client;
+
+async function startWorker(taskQueue: string, kubeConfigOption: ConstructorParameters<typeof KubernetesJobsPlugin>[0]): Promise<void> {
+  const connection = await NativeConnection.connect({ address: stackEnv().temporalAddress });
+  const worker = await Worker.create({ connection, taskQueue, workflowsPath, plugins: [new KubernetesJobsPlugin({ ...kubeConfigOption, templateDirs: [examples, templates.dir], namespace: ns, heartbeatSeconds: 1 })] });
+  workers.push({ worker, running: worker.run(), connection });
+}
+
+beforeAll(async () => {
+  ns = await createTestNamespace('rbac');
+  const objects = KubernetesObjectApi.makeApiClient(admin);
+  for (const doc of yaml.loadAll(fs.readFileSync(roleFile, 'utf8')) as KubernetesObject[]) {
+    await objects.create({ ...doc, metadata: { ...doc.metadata, namespace: ns } });
+  }
+  client = new Client({ connection: await Connection.connect({ address: stackEnv().temporalAddress }) });
+});
+
+afterAll(async () => {
+  for (const w of workers) w.worker.shutdown();
+  for (const w of workers) {
+    await w.running;
+    await w.connection.close();
+  }
+  await client?.connection.close();
+  templates.cleanup();
+  if (ns) await deleteNamespace(ns);
+});
+
+const run = (taskQueue: string, input: KubernetesJobInput) =>
+  client.workflow.execute('kubernetesJobWorkflow', { taskQueue, workflowId: `rbac-${randomBytes(6).toString('hex')}`, args: [input] }) as Promise<KubernetesJobResult>;
+
+test('with exactly rbac/role.yaml and in-cluster credentials: companions, logs, events, cleanup all work', async () => {
+  const sa = await mintServiceAccountKubeconfig(ns, 'temporal-k8s-jobs', { create: false });
+  const saved = { ...process.env };
+  Object.assign(process.env, sa.inClusterEnv);
+  delete process.env.KUBECONFIG;
+  let kc;
+  try {
+    kc = loadKubeConfig({ inClusterRoot: sa.inClusterPathPrefix }); // auto-detects in-cluster
+  } finally {
+    process.env = saved;
+  }
+  expect(kc.getCurrentUser()?.name).toBe('inClusterUser');
+  const queue = `rbac-ok-${randomBytes(3).toString('hex')}`;
+  await startWorker(queue, { kubeConfig: kc });
+  await writePodLog({ namespace: ns, container: 'main' }, ['hello from the configmap job']);
+
+  // Multi-document example: ConfigMap + Job; the ConfigMap goes away with the Job.
+  const r = await run(queue, { template: 'configmap-job.yaml.njk', values: { name: 'greeter' }, logs: { mode: 'end' } });
+  expect(r.status).toBe('Succeeded');
+  expect(r.deleted).toBe(true);
+  expect(r.logTail).toEqual([`${r.pods[0]!.name}/main hello from the configmap job`]);
+  await waitFor(async () => !(await core.listNamespacedConfigMap({ namespace: ns })).items.some((c) => c.metadata?.name === 'greeter-config'), {
+    timeoutMs: 60_000,
+    what: 'owned ConfigMap garbage-collected with its Job',
+  });
+
+  // A kept companion outlives the Job; an owned one does not.
+  const tag = randomBytes(3).toString('hex');
+  const kept = await run(queue, { template: 'kept.yaml.njk', values: { tag, image: 'busybox' }, logs: { mode: 'none' }, cleanup: 'never' });
+  expect(kept.deleted).toBe(false);
+  const cm = await core.readNamespacedConfigMap({ name: `cfg-${tag}`, namespace: ns });
+  expect(cm.metadata?.ownerReferences?.map((o) => `${o.kind}/${o.name}`)).toEqual([`Job/${kept.jobName}`]);
+  await batch.deleteNamespacedJob({ name: kept.jobName, namespace: ns, body: { propagationPolicy: 'Background' } });
+  await waitFor(async () => !(await core.listNamespacedConfigMap({ namespace: ns })).items.some((c) => c.metadata?.name === `cfg-${tag}`), { timeoutMs: 60_000, what: 'owned ConfigMap gone' });
+  const pvc = await core.readNamespacedPersistentVolumeClaim({ name: `out-${tag}`, namespace: ns });
+  expect(pvc.metadata?.ownerReferences ?? []).toEqual([]);
+
+  // Failure details (events, pods) are readable with the Role too.
+  const err = await run(queue, { template: 'job.yaml.njk', values: { image: 'busybox', podAnnotations: { [KWOK_ANNOTATIONS.exitCode]: '2' } }, cleanup: 'always' }).catch((e: unknown) => e);
+  const app = ((err as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
+  expect(app.type).toBe('JobFailed');
+  expect(app.message).toMatch(/exit code 2\)$/);
+});
+
+test('a service account without the Role gets one clear non-retryable 403 and nothing is created', async () => {
+  const sa = await mintServiceAccountKubeconfig(ns, 'no-permissions');
+  const queue = `rbac-denied-${randomBytes(3).toString('hex')}`;
+  await startWorker(queue, { kubeConfig: { kubeconfig: sa.kubeconfigPath } });
+  const before = (await batch.listNamespacedJob({ namespace: ns })).items.length;
+  const err = await run(queue, { template: 'job.yaml.njk', values: { image: 'busybox' } }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const app = ((err as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
+  expect(app.type).toBe('KubernetesApiError');
+  expect(app.nonRetryable).toBe(true);
+  expect(app.message).toMatch(/^Kubernetes API: read Job '.*' failed \(HTTP 403\): .*forbidden.* \(the worker lacks RBAC permission; see rbac\/\)$/);
+  expect((await batch.listNamespacedJob({ namespace: ns })).items.length).toBe(before);
+});
