@@ -148,7 +148,7 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   const jobManifest = manifests.find((m) => m.kind === 'Job')!;
   const companions = manifests.filter((m) => m !== jobManifest);
   if (input.writeRenderedTo) {
-    writeRendered(input.writeRenderedTo, `${jobName}.yaml`, manifests.map((m) => yaml.dump(m, { noRefs: true, lineWidth: -1 })).join('---\n'));
+    writeRendered(input.writeRenderedTo, `${jobName}.yaml`, manifests.map((m) => yaml.dump(JSON.parse(JSON.stringify(m)) as unknown, { noRefs: true, lineWidth: -1 })).join('---\n'));
   }
   const target = `Job '${namespace}/${jobName}'`;
 

@@ -1,6 +1,9 @@
 // The Job lifecycle on the real stack: real Temporal dev server, real kube-apiserver + Job controller,
 // kwok pods. A real worker runs the package's workflow and activities in this process.
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as yaml from 'js-yaml';
+import { tempDir } from '../helpers/tmp.js';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -169,4 +172,51 @@ test('a template error fails without creating anything', async () => {
   expect(failure.type).toBe('TemplateError');
   expect(failure.message).toMatch(/missing required value 'image'/);
   expect((await jobsIn(ns)).length).toBe(before);
+});
+
+test('follow mode streams lines as they are written and stops by itself when the Job ends', async () => {
+  const logNs = await createTestNamespace('follow');
+  try {
+    await writePodLog({ namespace: logNs, container: 'main' }, ['f1']);
+    const handle = await start({ ...base({ [KWOK_ANNOTATIONS.duration]: '5s' }), namespace: logNs, logs: { mode: 'follow' } });
+    await waitFor(async () => delivered.some((d) => d.line.endsWith('/main f1')), { timeoutMs: 30_000, what: 'first line streamed' });
+    await appendPodLog({ namespace: logNs, container: 'main' }, ['f2', 'f3']);
+    // Streamed while the pod still runs (kwok's follow stream never ends; the activity must stop it).
+    await waitFor(async () => delivered.some((d) => d.line.endsWith('/main f3')), { timeoutMs: 30_000, what: 'appended lines streamed' });
+    const result = (await handle.result()) as KubernetesJobResult;
+    const pod = result.pods[0]!.name;
+    expect(delivered.filter((d) => d.jobName === result.jobName).map((d) => d.line)).toEqual([`${pod}/main f1`, `${pod}/main f2`, `${pod}/main f3`]);
+  } finally {
+    await deleteNamespace(logNs);
+  }
+});
+
+test('the termination message is the output (JSON-parsed); rendered YAML is written as applied', async () => {
+  const out = tempDir();
+  try {
+    const input = base({ [KWOK_ANNOTATIONS.message]: '{"rows": 42, "file": "s3://x"}' }, { writeRenderedTo: out.dir, logs: { mode: 'none' } });
+    const result = (await (await start(input)).result()) as KubernetesJobResult;
+    expect(result.output).toEqual({ rows: 42, file: 's3://x' });
+    const written = yaml.loadAll(fs.readFileSync(`${out.dir}/${result.jobName}.yaml`, 'utf8')) as { metadata: { name: string; namespace: string; annotations: Record<string, string> } }[];
+    expect(written[0]!.metadata.name).toBe(result.jobName);
+    expect(written[0]!.metadata.namespace).toBe(ns);
+    expect(Object.keys(written[0]!.metadata.annotations)).toEqual(expect.arrayContaining(['temporal-k8s-jobs/workflow-id', 'temporal-k8s-jobs/run-id', 'temporal-k8s-jobs/activity-id']));
+  } finally {
+    out.cleanup();
+  }
+});
+
+test('delete policies: never keeps a succeeded Job, always deletes a failed one, onSuccess keeps a failed one', async () => {
+  const kept = (await (await start(base({}, { cleanup: 'never', logs: { mode: 'none' } }))).result()) as KubernetesJobResult;
+  expect(kept.deleted).toBe(false);
+  expect((await jobsIn(ns)).map((j) => j.metadata?.name)).toContain(kept.jobName);
+
+  const always = await start(base({ [KWOK_ANNOTATIONS.exitCode]: '1' }, { cleanup: 'always', logs: { mode: 'none' } }));
+  expect((await failureOf(always.result())).details?.[0]).toMatchObject({ deleted: true });
+
+  const onSuccess = await start(base({ [KWOK_ANNOTATIONS.exitCode]: '1' }, { cleanup: 'onSuccess', logs: { mode: 'none' } }));
+  const f = await failureOf(onSuccess.result());
+  expect(f.details?.[0]).toMatchObject({ deleted: false });
+  const name = /Job '[^/]+\/([^']+)'/.exec(f.message)![1]!;
+  expect((await jobsIn(ns)).map((j) => j.metadata?.name)).toContain(name);
 });
