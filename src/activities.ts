@@ -256,12 +256,10 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   let settle!: (s: JobState) => void;
   let fail!: (e: unknown) => void;
   const finished = new Promise<JobState>((res, rej) => ((settle = res), (fail = rej)));
-  let lastState: JobState | undefined;
   const evaluate = () => {
     const j = jobCache.list()[0];
     if (!j) return;
     const state = interpretJob(j as never, podCache.list() as never, { now: Date.now(), failFastGraceMs: graceMs });
-    lastState = state;
     const phase: JobProgress['phase'] = state.kind === 'running' ? state.phase : state.kind === 'succeeded' ? 'Succeeded' : 'Failed';
     const counts = { active: j.status?.active ?? 0, succeeded: j.status?.succeeded ?? 0, failed: j.status?.failed ?? 0 };
     if (phase !== progress.phase || counts.active !== progress.active || counts.succeeded !== progress.succeeded || counts.failed !== progress.failed) {

@@ -504,6 +504,8 @@ function plainSafe(value: string, flow: boolean): boolean {
 }
 
 function escapeDouble(s: string): string {
+  // Control characters are exactly what must be escaped here.
+  // eslint-disable-next-line no-control-regex
   return s.replace(/[\\"\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => {
     switch (c) {
       case '\\':
@@ -554,14 +556,6 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return false;
 }
 
-/** A value as the failsafe schema would read it back (every scalar a string). */
-function failsafeForm(v: unknown): unknown {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return v.map(failsafeForm);
-  if (typeof v === 'object') return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, failsafeForm(x)]));
-  return String(v);
-}
-
 // Block scalars strip indentation that `indent` adds; compare multi-line text modulo line-leading blanks.
 const looseLines = (s: string) => s.replace(/\n[ \t]+/g, '\n');
 
@@ -573,7 +567,12 @@ interface Mismatch {
 function slotsIn(node: unknown, into: Set<number>): void {
   if (typeof node === 'string') for (const m of node.matchAll(TOKEN_RE)) into.add(Number(m[1]));
   else if (Array.isArray(node)) node.forEach((n) => slotsIn(n, into));
-  else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) (slotsIn(k, into), slotsIn(v, into));
+  else if (node && typeof node === 'object') {
+    for (const [k, v] of Object.entries(node)) {
+      slotsIn(k, into);
+      slotsIn(v, into);
+    }
+  }
 }
 
 function compareTrees(probe: unknown, real: unknown, slots: Slot[], where: string): Mismatch | null {
