@@ -262,8 +262,15 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
     const state = interpretJob(j as never, podCache.list() as never, { now: Date.now(), failFastGraceMs: graceMs });
     const phase: JobProgress['phase'] = state.kind === 'running' ? state.phase : state.kind === 'succeeded' ? 'Succeeded' : 'Failed';
     const counts = { active: j.status?.active ?? 0, succeeded: j.status?.succeeded ?? 0, failed: j.status?.failed ?? 0 };
-    if (phase !== progress.phase || counts.active !== progress.active || counts.succeeded !== progress.succeeded || counts.failed !== progress.failed) {
-      progress = { ...progress, phase, ...counts };
+    const lastEvent = describePods(podCache.list());
+    if (
+      phase !== progress.phase ||
+      lastEvent !== progress.lastEvent ||
+      counts.active !== progress.active ||
+      counts.succeeded !== progress.succeeded ||
+      counts.failed !== progress.failed
+    ) {
+      progress = { ...progress, phase, ...counts, ...(lastEvent ? { lastEvent } : {}) };
       heartbeat();
     }
     if (state.kind !== 'running') settle(state);
@@ -382,6 +389,20 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   } finally {
     await stopAll();
   }
+}
+
+/** One line on the most recent pod, for the progress shown in the Temporal UI and the CLI. */
+function describePods(pods: readonly V1Pod[]): string | undefined {
+  const pod = [...pods].sort((a, b) => (a.metadata?.creationTimestamp?.getTime?.() ?? 0) - (b.metadata?.creationTimestamp?.getTime?.() ?? 0)).pop();
+  if (!pod?.metadata?.name) return undefined;
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const waiting = statuses.find((s) => s.state?.waiting?.reason);
+  if (waiting) return `pod ${pod.metadata.name}: container '${waiting.name}' ${waiting.state!.waiting!.reason}`;
+  const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  if (unscheduled) return `pod ${pod.metadata.name}: ${unscheduled.reason ?? 'not scheduled'}${unscheduled.message ? ` (${unscheduled.message})` : ''}`;
+  const terminated = statuses.find((s) => s.state?.terminated && s.state.terminated.exitCode !== 0);
+  if (terminated) return `pod ${pod.metadata.name}: container '${terminated.name}' exited ${terminated.state!.terminated!.exitCode}`;
+  return `pod ${pod.metadata.name}: ${pod.status?.phase ?? 'Pending'}`;
 }
 
 function conflict(target: string, job: V1Job | undefined): KubernetesJobsError {

@@ -7,7 +7,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
 import { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { KubernetesJobsPlugin } from '../../src/plugin.js';
 import type { KubernetesJobInput, KubernetesJobResult } from '../../src/types.js';
@@ -142,6 +142,15 @@ test('cancelling the workflow deletes the Job and its pods before the workflow r
       return !!jobName;
     },
     { timeoutMs: 30_000, what: 'pod running' },
+  );
+  // The Temporal UI (and the CLI) see where the Job is: progress in the activity's heartbeat details.
+  await waitFor(
+    async () => {
+      const payload = (await handle.describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+      const hb = payload ? (defaultPayloadConverter.fromPayload(payload) as { progress: { jobName: string; phase: string; active: number; lastEvent?: string } }) : undefined;
+      return hb?.progress.phase === 'Running' && hb.progress.active === 1 && hb.progress.jobName === jobName && /^pod .+: Running$/.test(hb.progress.lastEvent ?? '');
+    },
+    { timeoutMs: 30_000, intervalMs: 250, what: 'progress in heartbeat details' },
   );
   await handle.cancel();
   const err = await handle.result().catch((e: unknown) => e);
