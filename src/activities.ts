@@ -231,19 +231,26 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
     [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].some((s) => s.name === c && (!!s.state?.running || !!s.state?.terminated));
 
   let tailing: Promise<void> | undefined;
+  // Containers whose whole log was read after they terminated: nothing more can come from them.
+  const drained = new Set<string>();
   const tailAll = (pods: readonly V1Pod[], final: boolean): Promise<void> => {
     const run = async () => {
       for (const pod of pods) {
         const podName = pod.metadata?.name;
         if (!podName) continue;
         for (const c of podContainers(pod)) {
-          if (!final && !containerStarted(pod, c)) continue;
           const key = `${podName}/${c}`;
+          // Keyed by restart count: a container restarted under restartPolicy OnFailure logs again.
+          const restarts = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((st) => st.name === c)?.restartCount ?? 0;
+          const drainedKey = `${key}#${restarts}`;
+          if (drained.has(drainedKey) || (!final && !containerStarted(pod, c))) continue;
+          const done = containerDone(pod, c);
           const cursor = persisted.cursors[key];
           const text = await kube.readLog(namespace, podName, c, sinceTimeFor(cursor));
           if (text === undefined) continue;
-          const r = consumeLogChunk(cursor, text, { final: final || containerDone(pod, c) });
+          const r = consumeLogChunk(cursor, text, { final: final || done });
           await deliver(podName, c, r.lines, r.cursor);
+          if (done) drained.add(drainedKey);
         }
       }
     };
