@@ -388,13 +388,14 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   // 2. Credentials of the embedded worker, before connecting anywhere.
   const kubeConfig = o.embeddedWorker ? loadKubeConfig(o.kube) : undefined;
 
-  installRuntime(o.verbose ? 'INFO' : 'ERROR');
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: o.address });
+    connection = await Connection.connect({ address: o.address, connectTimeout: '5s' });
   } catch (err) {
     throw new Error(`cannot reach Temporal at ${o.address}: ${firstLine(err)}`, { cause: err });
   }
+  // After the client connection: an installed runtime keeps the process alive until it is used.
+  if (o.embeddedWorker) installRuntime(o.verbose ? 'INFO' : 'ERROR');
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
   let nativeConnection: Awaited<ReturnType<typeof connectNative>> | undefined;

@@ -1,0 +1,242 @@
+// The CLI's `run` and `worker` commands as a user runs them: `node bin/temporal-k8s-jobs.js ...`
+// (the built dist/) against the local stack. Exit codes, progress lines, each log line once,
+// the one-line failure message, Ctrl-C (cancel and detach), and the standalone worker.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BatchV1Api } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
+
+import { KWOK_ANNOTATIONS, createTestNamespace, deleteNamespace, kubeConfig, stackEnv, waitFor, writePodLog } from '../helpers/stack.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = path.join(REPO, 'bin/temporal-k8s-jobs.js');
+const PLAIN = path.join(REPO, 'examples/templates/plain-job.yaml');
+const env = stackEnv();
+const kwokIt = env.existingCluster ? it.skip : it;
+
+interface Proc {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (or 128 + signal number). */
+  exit: Promise<number>;
+  /** Resolves when stdout matches `re`. */
+  waitOut: (re: RegExp, timeoutMs?: number) => Promise<void>;
+}
+
+function cli(args: string[], extraEnv: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: REPO,
+    env: { ...process.env, KUBECONFIG: env.kubeconfig, TEMPORAL_ADDRESS: env.temporalAddress, NODE_OPTIONS: '', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : -1))));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exit,
+    waitOut: (re, timeoutMs = 60_000) => waitFor(() => re.test(out), { timeoutMs, intervalMs: 100, what: `${re} in the CLI's output (stdout so far: ${JSON.stringify(out)}, stderr: ${JSON.stringify(err)})` }).then(() => undefined),
+  };
+}
+
+/** Runs the CLI to completion. */
+async function runCli(args: string[], extraEnv?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = cli(args, extraEnv);
+  const code = await p.exit;
+  return { code, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+const jobsIn = async (ns: string) => (await kubeConfig().makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns })).items;
+
+let namespaces: string[] = [];
+let client: Client;
+let connection: Connection;
+
+beforeAll(async () => {
+  // The bin runs dist/: build when it is missing or older than the CLI sources.
+  const built = path.join(REPO, 'dist/cli/run.js');
+  const newest = Math.max(...['run.ts', 'worker.ts', 'index.ts', 'common.ts'].map((f) => fs.statSync(path.join(REPO, 'src/cli', f)).mtimeMs));
+  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < newest) {
+    const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' });
+    if (!fs.existsSync(built)) throw new Error(`npm run build failed (exit ${r.status})`);
+  }
+  connection = await Connection.connect({ address: env.temporalAddress });
+  client = new Client({ connection });
+});
+
+afterAll(async () => {
+  await Promise.all(namespaces.map((ns) => deleteNamespace(ns)));
+  await connection?.close();
+});
+
+async function namespace(prefix: string): Promise<string> {
+  const ns = await createTestNamespace(prefix);
+  namespaces.push(ns);
+  return ns;
+}
+
+describe('temporal-k8s-jobs run', () => {
+  kwokIt('a plain Job: progress, every log line once, exit 0', async () => {
+    const ns = await namespace('cli-run-ok');
+    const lines = Array.from({ length: 5 }, (_, i) => `hello ${i + 1}`);
+    await writePodLog({ namespace: ns, container: 'main' }, lines);
+    const r = await runCli([
+      'run',
+      'job.yaml.njk',
+      '--set', 'image=busybox:1.36',
+      '--set-json', `podAnnotations={"${KWOK_ANNOTATIONS.duration}":"4s"}`,
+      '--namespace', ns,
+      '--logs', 'periodic',
+      '--every', '1',
+    ]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const out = r.stdout.split('\n');
+    expect(out[0]).toMatch(/^embedded worker on task queue tkj-run-[0-9a-f]{8} \(templates: .*\(built-in\)\); it stops when this command exits$/);
+    expect(out[1]).toMatch(/^started workflow tkj-job-[0-9a-f]{8}$/);
+    expect(r.stdout).toMatch(new RegExp(`^\\[job ${ns}/tkj-job-[0-9a-f-]+\\] Running: active 1, succeeded 0, failed 0$`, 'm'));
+    for (const l of lines) {
+      const printed = out.filter((o) => o.endsWith(`/main ${l}`));
+      expect(printed).toHaveLength(1);
+    }
+    expect(out.filter(Boolean).at(-1)).toMatch(new RegExp(`^Job ${ns}/tkj-job-[0-9a-f-]+ Succeeded$`));
+    // on-success cleanup (the default)
+    expect(await jobsIn(ns)).toEqual([]);
+  });
+
+  kwokIt('a plain Job file with --logs end and --delete never', async () => {
+    const ns = await namespace('cli-run-end');
+    await writePodLog({ namespace: ns, container: 'main' }, ['hello from a plain Job']);
+    const r = await runCli(['run', PLAIN, '--namespace', ns, '--logs', 'end', '--delete', 'never', '--workflow-id', `cli-end-${ns}`]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdout).toContain(`started workflow cli-end-${ns}\n`);
+    expect(r.stdout).toMatch(/^hello-plain-[a-z0-9]+\/main hello from a plain Job$/m);
+    expect(r.stdout).toMatch(new RegExp(`Job ${ns}/hello-plain Succeeded\\n$`));
+    expect((await jobsIn(ns)).map((j) => j.metadata?.name)).toEqual(['hello-plain']);
+  });
+
+  kwokIt('a failing Job: exit 1 and one line naming the reason and exit code', async () => {
+    const ns = await namespace('cli-run-fail');
+    const r = await runCli([
+      'run',
+      'job.yaml.njk',
+      '--set', 'image=busybox:1.36',
+      '--set-json', `podAnnotations={"${KWOK_ANNOTATIONS.exitCode}":"3"}`,
+      '--namespace', ns,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^error: Job '${ns}/tkj-job-[0-9a-f-]+' failed: BackoffLimitExceeded \\(container 'main' exit code 3\\)\\n$`));
+    expect(r.stdout).not.toMatch(/Succeeded$/m);
+  });
+
+  it('a bad value fails before anything is created (exit 1, nothing started)', async () => {
+    const ns = await namespace('cli-run-bad');
+    const r = await runCli(['run', 'job.yaml.njk', '--namespace', ns, '--workflow-id', `cli-bad-${ns}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: [^\n]*image[^\n]*\n$/);
+    expect(r.stdout).toBe('');
+    await expect(client.workflow.getHandle(`cli-bad-${ns}`).describe()).rejects.toThrow(/not found/i);
+    expect(await jobsIn(ns)).toEqual([]);
+  });
+
+  it('a bad flag value: exit 2', async () => {
+    const r = await runCli(['run', PLAIN, '--logs', 'sometimes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: --logs must be one of periodic, end, follow, none, got 'sometimes'\n/);
+  });
+
+  it('Temporal unreachable: exit 1, one line', async () => {
+    const r = await runCli(['run', PLAIN, '--address', '127.0.0.1:1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: cannot reach Temporal at 127\.0\.0\.1:1: [^\n]*\n$/);
+  });
+
+  kwokIt('Ctrl-C with --cancel-on-interrupt: cancels, the Job is deleted, exit 130', async () => {
+    const ns = await namespace('cli-run-cancel');
+    const p = cli([
+      'run',
+      'job.yaml.njk',
+      '--set', 'image=busybox:1.36',
+      '--set-json', `podAnnotations={"${KWOK_ANNOTATIONS.duration}":"600s"}`,
+      '--namespace', ns,
+      '--cancel-on-interrupt',
+    ]);
+    await p.waitOut(/Running: active 1/);
+    expect(await jobsIn(ns)).toHaveLength(1);
+    p.child.kill('SIGINT');
+    expect(await p.exit).toBe(130);
+    const id = /started workflow (\S+)/.exec(p.stdout())![1]!;
+    expect(p.stdout()).toContain(`cancelled workflow ${id}; its Job was deleted\n`);
+    expect(await jobsIn(ns)).toEqual([]);
+    expect((await client.workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
+  });
+
+  kwokIt('Ctrl-C without a terminal: not cancelled, says how to cancel and that the embedded worker is gone', async () => {
+    const ns = await namespace('cli-run-detach');
+    const p = cli([
+      'run',
+      'job.yaml.njk',
+      '--set', 'image=busybox:1.36',
+      '--set-json', `podAnnotations={"${KWOK_ANNOTATIONS.duration}":"600s"}`,
+      '--namespace', ns,
+    ]);
+    await p.waitOut(/Running: active 1/);
+    p.child.kill('SIGINT');
+    expect(await p.exit).toBe(130);
+    const id = /started workflow (\S+)/.exec(p.stdout())![1]!;
+    const queue = /task queue (tkj-run-[0-9a-f]{8})/.exec(p.stdout())![1]!;
+    expect(p.stderr()).toContain(`workflow ${id} was not cancelled; cancel it later with 'temporal-k8s-jobs cancel ${id}'`);
+    expect(p.stderr()).toContain(`it cannot progress until a worker runs on task queue ${queue}`);
+    const handle = client.workflow.getHandle(id);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    await handle.terminate('test cleanup');
+  });
+});
+
+describe('temporal-k8s-jobs worker', () => {
+  kwokIt('serves run --no-embedded-worker; SIGTERM stops it gracefully (exit 0)', async () => {
+    const ns = await namespace('cli-worker');
+    await writePodLog({ namespace: ns, container: 'main' }, ['from the standalone worker']);
+    const queue = `tkj-test-${ns}`;
+    const w = cli(['worker', '--task-queue', queue, '--templates', path.join(REPO, 'examples/templates'), '--namespace', ns]);
+    try {
+      await w.waitOut(new RegExp(`^worker ready: task queue ${queue} on ${env.temporalAddress.replace(/\./g, '\\.')} .*templates: .*examples/templates`, 'm'));
+      // A template name only (the worker has it in its --templates directory); namespace from the worker.
+      const r = await runCli(['run', 'plain-job.yaml', '--templates', path.join(REPO, 'examples/templates'), '--no-embedded-worker', '--task-queue', queue, '--logs', 'end']);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(r.stdout).toContain(`using the worker(s) on task queue ${queue}`);
+      expect(r.stdout).toMatch(/\/main from the standalone worker$/m);
+      expect(r.stdout).toMatch(new RegExp(`Job ${ns}/hello-plain Succeeded\\n$`));
+
+      // --no-wait: prints the id and exits; the worker runs the Job to the end.
+      const nw = await runCli(['run', 'job.yaml.njk', '--set', 'image=busybox:1.36', '--no-wait', '--task-queue', queue, '--workflow-id', `cli-nowait-${ns}`, '--delete', 'always']);
+      expect(nw.code).toBe(0);
+      expect(nw.stderr).toMatch(/^note: --no-wait implies --no-embedded-worker/);
+      expect(nw.stdout).toContain(`started workflow cli-nowait-${ns}\n`);
+      const result = await client.workflow.getHandle(`cli-nowait-${ns}`).result();
+      expect(result).toMatchObject({ status: 'Succeeded', namespace: ns });
+    } finally {
+      w.child.kill('SIGTERM');
+    }
+    expect(await w.exit).toBe(0);
+    expect(w.stdout()).toMatch(/worker stopped\n$/);
+  });
+
+  it('Temporal unreachable: exit 1 with one line', async () => {
+    const r = await runCli(['worker', '--address', '127.0.0.1:1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: cannot reach Temporal at 127\.0\.0\.1:1: [^\n]*\n$/);
+  });
+
+  it('no credentials: exit 1 with one line, before connecting', async () => {
+    const r = await runCli(['worker', '--kubeconfig', '/nonexistent/kubeconfig', '--address', '127.0.0.1:1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("error: kubeconfig '/nonexistent/kubeconfig' does not exist\n");
+  });
+});
