@@ -55,7 +55,7 @@ async function runCli(args: string[], extraEnv?: Record<string, string>): Promis
 
 const jobsIn = async (ns: string) => (await kubeConfig().makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns })).items;
 
-let namespaces: string[] = [];
+const namespaces: string[] = [];
 let client: Client;
 let connection: Connection;
 
