@@ -11,8 +11,9 @@
  *   logger, and also shown in heartbeat details. A retry resumes from the Job's cursors, so a line
  *   is delivered again only if the worker dies between that write being acknowledged and the
  *   synchronous hand-off that follows it.
- * - Cancellation deletes the Job with Foreground propagation and waits until it and its pods are gone
- *   before the activity reports cancelled.
+ * - Cancellation of the workflow deletes the Job with Foreground propagation and waits until it and its
+ *   pods are gone before the activity reports cancelled. A worker shutdown also cancels the activity,
+ *   but leaves the Job: the retry on another worker re-attaches.
  */
 import * as yaml from 'js-yaml';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
@@ -386,10 +387,15 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   } catch (err) {
     if (err instanceof CancelledFailure || ctx.cancellationSignal.aborted) {
       await stopAll();
-      await deleteAndWait(kube, namespace, jobName, progress, () => {
-        progress = { ...progress, phase: 'Deleting' };
-        heartbeat();
-      });
+      // Only a cancelled workflow takes the Job down. A worker shutting down, a timed-out or paused
+      // attempt leaves it running: the next attempt re-attaches to it.
+      const why = ctx.cancellationDetails;
+      if (!why || why.cancelRequested || why.notFound) {
+        await deleteAndWait(kube, namespace, jobName, progress, () => {
+          progress = { ...progress, phase: 'Deleting' };
+          heartbeat();
+        });
+      }
       throw err instanceof CancelledFailure ? err : new CancelledFailure('cancelled');
     }
     throw err;

@@ -38,7 +38,8 @@ export function parse(args: string[], options: NonNullable<ParseArgsConfig['opti
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true } as const);
   } catch (err) {
-    throw new UsageError(`${command}: ${(err as Error).message.replace(/\. To specify a positional argument.*$/, '')}`);
+    // One line: node's messages can carry a second paragraph ("To specify an option argument...").
+    throw new UsageError(`${command}: ${(err as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '')}`);
   }
 }
 

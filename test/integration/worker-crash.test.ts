@@ -12,12 +12,12 @@ import type { KubernetesJobResult } from '../../src/types.js';
 import { KWOK_ANNOTATIONS, appendPodLog, createTestNamespace, deleteNamespace, kubeConfig, stackEnv, waitFor, writePodLog } from '../helpers/stack.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/crash-worker.mjs', import.meta.url));
-let ns: string;
+const namespaces: string[] = [];
 const children: ChildProcess[] = [];
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  if (ns) await deleteNamespace(ns);
+  for (const ns of namespaces) await deleteNamespace(ns);
 });
 
 function startWorker(taskQueue: string, linesFile: string): Promise<ChildProcess> {
@@ -32,8 +32,11 @@ function startWorker(taskQueue: string, linesFile: string): Promise<ChildProcess
 
 const readLines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
 
-test('SIGKILL of the worker mid-Job: re-attach, one Job, every log line exactly once', async () => {
-  ns = await createTestNamespace('crash');
+// SIGKILL: the worker vanishes (noticed by the heartbeat timeout). SIGTERM: the worker shuts down
+// gracefully, which cancels its activities; the Job must survive that and be re-attached.
+test.each(['SIGKILL', 'SIGTERM'] as const)('%s of the worker mid-Job: re-attach, one Job, every log line exactly once', async (signal) => {
+  const ns = await createTestNamespace(`crash-${signal.toLowerCase()}`);
+  namespaces.push(ns);
   const taskQueue = `crash-${randomBytes(4).toString('hex')}`;
   const linesFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tkj-crash-')), 'lines.txt');
   const expected = Array.from({ length: 12 }, (_, i) => `line ${i + 1}`);
@@ -59,7 +62,7 @@ test('SIGKILL of the worker mid-Job: re-attach, one Job, every log line exactly 
     await waitFor(async () => readLines(linesFile).length >= 3, { timeoutMs: 60_000, what: 'first lines delivered' });
     await appendPodLog({ namespace: ns, container: 'main' }, expected.slice(3, 6));
     await waitFor(async () => readLines(linesFile).length >= 6, { timeoutMs: 30_000, what: 'more lines delivered' });
-    first.kill('SIGKILL');
+    first.kill(signal);
     // Lines written while no worker runs must arrive after the restart, once.
     await appendPodLog({ namespace: ns, container: 'main' }, expected.slice(6, 9));
     await startWorker(taskQueue, linesFile);
