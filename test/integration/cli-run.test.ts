@@ -121,6 +121,20 @@ describe('temporal-k8s-jobs run', () => {
     expect((await jobsIn(ns)).map((j) => j.metadata?.name)).toEqual(['hello-plain']);
   });
 
+  // The styles users come from: a YAML with {{placeholders}}, and a header/body pair (extends + block).
+  kwokIt.each([
+    ['task.yaml', ['--set', 'task_num=7', '--set', 'command=python train.py --epochs 3'], 'task-7', 'task'],
+    ['body.yaml.njk', ['--set', 'day=2026-11-23', '--set', 'name=daily-report'], 'daily-report', 'main'],
+  ])('the example %s runs end to end', async (file, values, jobName, container) => {
+    const ns = await namespace('cli-run-style');
+    await writePodLog({ namespace: ns, container }, ['styled output']);
+    const r = await runCli(['run', path.join(REPO, 'examples/templates', file), ...values, '--namespace', ns, '--logs', 'end', '--delete', 'never']);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(new RegExp(`^${jobName}-[a-z0-9]+/${container} styled output$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`Job ${ns}/${jobName} Succeeded\n$`));
+    expect((await jobsIn(ns)).map((j) => j.metadata?.name)).toEqual([jobName]);
+  });
+
   kwokIt('a failing Job: exit 1 and one line naming the reason and exit code', async () => {
     const ns = await namespace('cli-run-fail');
     const r = await runCli([
