@@ -156,6 +156,11 @@ interface RenderState {
   lastLookup?: { path: string; value: unknown };
   /** The innermost template an error happened in (nunjucks re-creates error objects on the way out). */
   errorTemplate?: string;
+  /**
+   * Text produced in this render by the template itself: `{% set %}` captures, macro output and this
+   * module's yaml/tojson filters. Only such text, unchanged, is printed without being wrapped as a value.
+   */
+  trusted: Set<string>;
 }
 let active: RenderState | undefined;
 
@@ -166,7 +171,9 @@ const runtime = nj.runtime as any;
 const SafeString = runtime.SafeString as new (s: string) => { toString(): string };
 
 function markedJson(text: string): unknown {
-  return new SafeString(JSON_OPEN + text + CLOSE);
+  const marked = JSON_OPEN + text + CLOSE;
+  active?.trusted.add(marked);
+  return new SafeString(marked);
 }
 
 function stripMarks<T>(v: T): T {
@@ -193,7 +200,10 @@ function installHooks(): void {
   };
   runtime.suppressValue = function (val: unknown, autoescape: unknown) {
     if (autoescape !== AUTOESCAPE_MARK) return orig.suppressValue(val, autoescape);
-    if (val instanceof SafeString) return val; // macro output, yaml/tojson filters: already marked inside
+    // Template-made text (a capture, a macro's output, a yaml/tojson result), unchanged: its values are
+    // already marked inside. Anything else, including "safe" strings a filter derived from it, is a value.
+    if (val instanceof SafeString && active?.trusted.has(val.toString())) return val;
+    if (val instanceof SafeString) val = val.toString();
     if (val === undefined || val === null) val = '';
     if (typeof val === 'object' || typeof val === 'function') {
       throw new Error(
@@ -201,9 +211,33 @@ function installHooks(): void {
       );
     }
     // Jinja prints Python's True/False; YAML reads both spellings as booleans.
-    const s = typeof val === 'boolean' ? (val ? 'True' : 'False') : String(val);
-    if (RESERVED.test(s)) return s; // text captured from the template ({% set %} blocks) keeps its own slots
+    let s = typeof val === 'boolean' ? (val ? 'True' : 'False') : String(val);
+    if (RESERVED.test(s)) {
+      if (active?.trusted.has(s)) return s;
+      // Template text changed by a filter (cut, replaced into...): no longer trusted, so the whole of it
+      // is one value. Structure inside it then fails the check instead of slipping through.
+      s = s.replace(SLOT_RE, '$2').replace(RESERVED_G, '');
+    }
     return TEXT_OPEN + s + CLOSE;
+  };
+  // Captures ({% set x %}...{% endset %}) and macro output are template-made: record them as trusted.
+  runtime.tkjTrusted = (s: unknown) => {
+    if (active && typeof s === 'string') active.trusted.add(s);
+    return s;
+  };
+  const BaseSafeString = runtime.SafeString;
+  runtime.SafeString = class TrustedSafeString extends BaseSafeString {
+    constructor(v: string) {
+      super(v);
+      if (active) active.trusted.add(String(v));
+    }
+  };
+  const compilerProto = nj.compiler.Compiler.prototype;
+  const origCompileCapture = compilerProto.compileCapture;
+  compilerProto.compileCapture = function (this: any, node: unknown, frame: unknown) {
+    this._emit('runtime.tkjTrusted(');
+    origCompileCapture.call(this, node, frame);
+    this._emit(')');
   };
   runtime.ensureDefined = function (val: unknown, lineno: number, colno: number) {
     if (active && (val === undefined || val === null)) {
@@ -317,6 +351,11 @@ function createEnvironment(dirs: readonly string[]): { env: nunjucks.Environment
   });
   env.addFilter('yaml', (v: unknown) => markedJson(toYamlFlow(v)));
   env.addFilter('b64encode', (v: unknown) => b64(v));
+  for (const name of ['e', 'escape', 'forceescape']) {
+    env.addFilter(name, () => {
+      throw new Error(`the '${name}' filter (HTML escaping) is not available in manifest templates; values are quoted for YAML automatically`);
+    });
+  }
   env.addFilter('safe', () => {
     throw new Error("the 'safe' filter is not available in manifest templates: values may not inject YAML; use '| yaml' or '| tojson'");
   });
@@ -352,15 +391,23 @@ interface Slot {
 }
 type Part = string | Slot;
 
-function splitSlots(marked: string): Part[] {
+function unbalanced(template: string): KubernetesJobsError {
+  return templateError(`template '${template}': a filter cut through a value inside captured text (truncate, slice...); apply the filter to the value itself`);
+}
+
+function splitSlots(marked: string, template: string): Part[] {
   const parts: Part[] = [];
   let last = 0;
+  const text = (t: string) => {
+    if (RESERVED.test(t)) throw unbalanced(template);
+    return t;
+  };
   for (const m of marked.matchAll(SLOT_RE)) {
-    if (m.index > last) parts.push(marked.slice(last, m.index).replace(RESERVED_G, ''));
+    if (m.index > last) parts.push(text(marked.slice(last, m.index)));
     parts.push({ kind: m[1] === JSON_OPEN ? 'json' : 'text', value: m[2] ?? '', context: 'plain', whole: false, flow: false });
     last = m.index + m[0].length;
   }
-  if (last < marked.length) parts.push(marked.slice(last).replace(RESERVED_G, ''));
+  if (last < marked.length) parts.push(text(marked.slice(last)));
   return parts;
 }
 
@@ -533,7 +580,7 @@ function slotOutput(slot: Slot): string {
     case 'single':
       return slot.value.replace(/'/g, "''");
     case 'plain':
-      return slot.whole && (!plainSafe(slot.value, slot.flow) || YAML11_BOOL_WORDS.test(slot.value)) ? `"${escapeDouble(slot.value)}"` : slot.value;
+      return slot.whole && (!plainSafe(slot.value, slot.flow) || changesMeaning(slot.value)) ? `"${escapeDouble(slot.value)}"` : slot.value;
     default:
       return slot.value;
   }
@@ -684,7 +731,12 @@ function checkValues(values: unknown, at = 'values'): void {
   if (typeof values === 'string') {
     if (RESERVED.test(values)) throw templateError(`${at} contains a private-use character (U+E000-U+E003) reserved by the renderer`);
   } else if (Array.isArray(values)) values.forEach((v, i) => checkValues(v, `${at}[${i}]`));
-  else if (values && typeof values === 'object') for (const [k, v] of Object.entries(values)) checkValues(v, `${at}.${k}`);
+  else if (values && typeof values === 'object') {
+    for (const [k, v] of Object.entries(values)) {
+      if (RESERVED.test(k)) throw templateError(`a key in ${at} contains a private-use character (U+E000-U+E003) reserved by the renderer`);
+      checkValues(v, `${at}.${k}`);
+    }
+  }
 }
 
 function nunjucksError(err: unknown, template: string, state: RenderState): KubernetesJobsError {
@@ -724,7 +776,7 @@ export function renderTemplate(template: string, options: RenderOptions = {}): R
   checkValues(values);
   const { env } = environmentFor(options.templateDirs ?? []);
   let marked: string;
-  const state: RenderState = { env };
+  const state: RenderState = { env, trusted: new Set() };
   const previous = active;
   active = state;
   try {
@@ -756,7 +808,7 @@ export function writeRendered(dir: string, fileName: string, yamlText: string): 
 }
 
 function checkStructure(marked: string, template: string, values: Record<string, unknown>): { text: string; docs: unknown[] } {
-  const parts = splitSlots(marked);
+  const parts = splitSlots(marked, template);
   const slots = parts.filter((p): p is Slot => typeof p !== 'string');
   if (slots.length === 0) return { text: marked, docs: parseReal(marked, template) };
   scanContexts(parts);
@@ -822,8 +874,27 @@ const KUBE_SCHEMA = yaml.CORE_SCHEMA.withTags(
   }),
 );
 
-// Strings that YAML 1.1 turns into booleans (the "Norway problem"): quoted when a string value lands on them.
-const YAML11_BOOL_WORDS = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
+/**
+ * Does a string value, written as a whole plain scalar, read back as something it does not say: null
+ * (`~`, `null`), a YAML 1.1 boolean (`no`, `on`: the "Norway problem") or a non-finite number (`.inf`)?
+ * Such values are quoted. `true`/`false` and numbers keep their YAML type, as Jinja + YAML would.
+ */
+const meaningCache = new Map<string, boolean>();
+function changesMeaning(value: string): boolean {
+  let changes = meaningCache.get(value);
+  if (changes === undefined) {
+    let v: unknown;
+    try {
+      v = (yaml.load(`k: ${value}`, { schema: KUBE_SCHEMA }) as { k?: unknown } | null)?.k;
+    } catch {
+      v = value;
+    }
+    changes = v === null || (typeof v === 'boolean' && !/^(true|false|True|False|TRUE|FALSE)$/.test(value)) || (typeof v === 'number' && !Number.isFinite(v));
+    if (meaningCache.size > 10_000) meaningCache.clear();
+    meaningCache.set(value, changes);
+  }
+  return changes;
+}
 
 function parseReal(text: string, template: string): unknown[] {
   try {

@@ -284,3 +284,49 @@ test('rendered YAML can be written to a directory for debugging', () => {
     out.cleanup();
   }
 });
+
+describe('no way around the value check', () => {
+  const t = tempDir({
+    'keys.yaml': JOB.replace('metadata:\n', 'metadata:\n  labels:\n{%- for k, v in labels.items() %}\n    {{ k }}: "{{ v }}"\n{%- endfor %}\n'),
+    'escape.yaml': JOB.replace('metadata:\n', 'metadata:\n  annotations:\n    note: {{ note | e }}\n'),
+    'cut.yaml': JOB.replace('metadata:\n', '{% set d %}{{ note }} b b b b b b b b b b b b b b b b b b{% endset %}metadata:\n  annotations:\n    note: {{ d | truncate(40) }}\n'),
+    'replace.yaml': JOB.replace('metadata:\n', '{% set d %}[{{ other }}]{% endset %}metadata:\n  annotations:\n    note: {{ d | replace("[", note) }}\n'),
+    'capture.yaml': JOB.replace('metadata:\n', '{% set d %}pre-{{ note }}{% endset %}{% macro m(x) %}"m-{{ x }}"{% endmacro %}metadata:\n  annotations:\n    captured: "{{ d }}"\n    macro: {{ m(note) }}\n'),
+    'words.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: words\ndata:\n{%- for k, v in words.items() %}\n  {{ k }}: {{ v }}\n{%- endfor %}\n---\n' + JOB,
+  });
+  afterAll(t.cleanup);
+  const evil = 'x\n  finalizers: ["a/b"]\n  y: z';
+  test('keys of values are checked too (a key cannot carry the renderer\'s markers)', () => {
+    const err = failure(() => renderTemplate('keys.yaml', { templateDirs: [t.dir], values: { labels: { 'a\uE001: x\n  finalizers: [a/b]\n  b': 'v' } } }));
+    expect(err.message).toMatch(/a key in values\.labels contains a private-use character/);
+    const ok = renderTemplate('keys.yaml', { templateDirs: [t.dir], values: { labels: { 'a: x\n  finalizers: [a/b]\n  b': 'v' } } });
+    expect(ok.job.metadata?.labels?.['a: x\n  finalizers: [a/b]\n  b']).toBe('v');
+    expect(ok.job.metadata).not.toHaveProperty('finalizers');
+  });
+  test('HTML escape filters (which mark text safe) are refused', () => {
+    expect(failure(() => renderTemplate('escape.yaml', { templateDirs: [t.dir], values: { note: evil } })).message).toMatch(/'e' filter \(HTML escaping\) is not available/);
+  });
+  test.each(['cut.yaml', 'replace.yaml'])('%s: filters applied to captured text make the whole text one value', (name) => {
+    let r;
+    try {
+      r = renderTemplate(name, { templateDirs: [t.dir], values: { note: evil, other: 'o' } });
+    } catch (err) {
+      expect((err as KubernetesJobsError).type).toBe('TemplateError');
+      return;
+    }
+    expect(r.job.metadata).not.toHaveProperty('finalizers');
+    expect(typeof r.job.metadata?.annotations?.note).toBe('string');
+  });
+  test('captures and macros keep working, with their values checked', () => {
+    const r = renderTemplate('capture.yaml', { templateDirs: [t.dir], values: { note: 'a "b": c' } });
+    expect(r.job.metadata?.annotations).toEqual({ captured: 'pre-a "b": c', macro: 'm-a "b": c' });
+    expect(() => renderTemplate('capture.yaml', { templateDirs: [t.dir], values: { note: evil } })).not.toThrow(/finalizers/);
+    const bad = renderTemplate('capture.yaml', { templateDirs: [t.dir], values: { note: evil } });
+    expect(bad.job.metadata).not.toHaveProperty('finalizers');
+  });
+  test('string values that YAML would read as null, a YAML 1.1 boolean or infinity are quoted; true/false and numbers keep their type', () => {
+    const words = { a: '~', b: 'null', c: 'NO', d: 'on', e: '.inf', f: 'true', g: '12', h: 'plain' };
+    const r = renderTemplate('words.yaml', { templateDirs: [t.dir], values: { words } });
+    expect(r.companions[0]!.data).toEqual({ a: '~', b: 'null', c: 'NO', d: 'on', e: '.inf', f: true, g: 12, h: 'plain' });
+  });
+});
