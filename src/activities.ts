@@ -24,7 +24,7 @@ import { KEEP_ANNOTATION, type KubernetesObject } from './manifest.js';
 import { KubeClient, defaultNamespace, loadKubeConfig, type KubeConfig, type LoadKubeConfigOptions, type V1Job, type V1Pod } from './kube.js';
 import { applyOwnership, deriveJobName, isOwnedBy, type Owner } from './naming.js';
 import { exitCodes, failureDetails, interpretJob, jobOutput, summarizePods, type JobState } from './job-status.js';
-import { LogStreamReader, LogTail, consumeLogChunk, prefixLine, sinceTimeFor, type LogCursors, type LogLine } from './logs.js';
+import { LogStreamReader, LogTail, consumeLogChunk, prefixLine, sinceTimeFor, type LogCursor, type LogCursors, type LogLine } from './logs.js';
 import type { CleanupPolicy, JobProgress, KubernetesJobInput, KubernetesJobResult, LogMode } from './types.js';
 
 /** Annotation on the Job holding the log cursors (written before lines are delivered). */
@@ -69,6 +69,8 @@ export interface RunJobHeartbeat {
   /** The last <= 50 delivered lines; recentLines[i] has sequence number logSeq - recentLines.length + 1 + i. */
   recentLines: string[];
   cursors: LogCursors;
+  /** UID of the Job this execution created (a retry never creates a second one). */
+  jobUid?: string;
 }
 
 interface PersistedCursors {
@@ -160,7 +162,9 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   for (const l of recent.slice(-tailLines)) tail.push(l);
   let progress: JobProgress = { jobName, namespace, phase: 'Creating', active: 0, succeeded: 0, failed: 0 };
   let persisted: PersistedCursors = { cursors: {}, seq: prior?.logSeq ?? 0 };
-  const heartbeat = () => ctx.heartbeat({ progress, logSeq: persisted.seq, recentLines: recent.slice(-RECENT_LINES), cursors: persisted.cursors } satisfies RunJobHeartbeat);
+  let jobUid = prior?.jobUid;
+  const heartbeat = () =>
+    ctx.heartbeat({ progress, logSeq: persisted.seq, recentLines: recent.slice(-RECENT_LINES), cursors: persisted.cursors, ...(jobUid ? { jobUid } : {}) } satisfies RunJobHeartbeat);
   heartbeat();
 
   // 2. Apply, or re-attach to the Job an earlier attempt created.
@@ -169,7 +173,17 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   if (job) {
     if (!isOwnedBy(job, owner)) throw conflict(target, job);
     reattached = true;
+  } else if (prior?.jobUid) {
+    // An earlier attempt created this Job and it is gone. Never run the workload a second time.
+    if (prior.progress.phase === 'Succeeded') return resultFromHeartbeat(prior, tailLines);
+    throw new KubernetesJobsError(
+      FailureType.JobFailed,
+      `${target} was deleted before its result was recorded (by someone else, or ttlSecondsAfterFinished); it is not started again`,
+      { nonRetryable: true },
+    );
   } else {
+    // Companion names taken by someone else are found before anything is created.
+    await checkCompanionsFree(kube, companions, owner);
     const toCreate = structuredClone(jobManifest) as KubernetesObject & { spec: { suspend?: boolean } };
     const suspendFirst = companions.length > 0 && toCreate.spec.suspend !== true;
     if (suspendFirst) {
@@ -186,6 +200,8 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
       reattached = true;
     }
   }
+  jobUid = job.metadata?.uid;
+  heartbeat();
   if (job.metadata?.annotations?.[LOG_CURSOR_ANNOTATION]) {
     try {
       persisted = JSON.parse(job.metadata.annotations[LOG_CURSOR_ANNOTATION]) as PersistedCursors;
@@ -193,26 +209,57 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
       /* unreadable cursor: start from the heartbeat's count, deliver from the start */
     }
   }
-  await ensureCompanions(kube, companions, job, owner);
-  if (job.spec?.suspend && job.metadata?.annotations?.[SUSPENDED_ANNOTATION] === 'true') {
-    job = await kube.patchJob(namespace, jobName, { spec: { suspend: false }, metadata: { annotations: { [SUSPENDED_ANNOTATION]: 'resumed' } } });
+  try {
+    await ensureCompanions(kube, companions, job, owner);
+    if (job.spec?.suspend && job.metadata?.annotations?.[SUSPENDED_ANNOTATION] === 'true') {
+      job = await kube.patchJob(namespace, jobName, { spec: { suspend: false }, metadata: { annotations: { [SUSPENDED_ANNOTATION]: 'resumed' } } });
+    }
+  } catch (err) {
+    // A retry re-attaches and finishes these steps; a final error must not leave a suspended Job behind.
+    if (!(err instanceof KubernetesJobsError) || !err.nonRetryable) throw err;
+    await kube.deleteJob(namespace, jobName, 'Background').catch(() => undefined);
+    throw err;
   }
   progress = { ...progress, phase: 'Pending' };
   heartbeat();
 
   // Deliver log lines exactly once: persist the advanced cursors on the Job, then hand the lines over.
+  // Lines at or before the persisted position are dropped, so overlapping readers (a periodic or final
+  // tail and a follow stream) can never deliver a line twice or move a cursor backwards.
   const sink =
     options.logSink ??
     ((line: string, meta: { jobName: string; pod: string; container: string }) => ctx.log.info(line, { jobName: meta.jobName, pod: meta.pod, container: meta.container }));
+  const persistCursors = async (next: PersistedCursors) => {
+    const value = JSON.stringify(next);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await kube.patchJob(namespace, jobName, { metadata: { annotations: { [LOG_CURSOR_ANNOTATION]: value } } });
+        return;
+      } catch (err) {
+        // The patch may have been applied though its answer was lost: look before trying again.
+        const current = await kube.readJob(namespace, jobName).catch(() => undefined);
+        if (current?.metadata?.annotations?.[LOG_CURSOR_ANNOTATION] === value) return;
+        if ((err instanceof KubernetesJobsError && err.nonRetryable) || attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt)); // backoff after an API error
+      }
+    }
+  };
   let deliveryChain: Promise<void> = Promise.resolve();
-  const deliver = (pod: string, container: string, lines: LogLine[], cursor: LogCursors[string] | undefined): Promise<void> => {
+  const deliver = (pod: string, container: string, lines: LogLine[], start: LogCursor | undefined): Promise<void> => {
     const run = async () => {
-      if (lines.length === 0 || !cursor) return;
       const key = `${pod}/${container}`;
-      const next: PersistedCursors = { cursors: { ...persisted.cursors, [key]: cursor }, seq: persisted.seq + lines.length };
-      await kube.patchJob(namespace, jobName, { metadata: { annotations: { [LOG_CURSOR_ANNOTATION]: JSON.stringify(next) } } });
-      persisted = next;
+      const have = persisted.cursors[key];
+      let pos = start;
+      const fresh: LogLine[] = [];
       for (const l of lines) {
+        pos = pos && pos.time === l.time ? { time: l.time, seen: pos.seen + 1 } : { time: l.time, seen: 1 };
+        if (!have || pos.time > have.time || (pos.time === have.time && pos.seen > have.seen)) fresh.push(l);
+      }
+      if (fresh.length === 0 || !pos) return;
+      const next: PersistedCursors = { cursors: { ...persisted.cursors, [key]: pos }, seq: persisted.seq + fresh.length };
+      await persistCursors(next);
+      persisted = next;
+      for (const l of fresh) {
         const text = prefixLine(pod, container, l.text);
         sink(text, { jobName, namespace, pod, container, time: l.time });
         tail.push(text);
@@ -225,11 +272,10 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
     return deliveryChain;
   };
 
+  const statusOf = (pod: V1Pod, c: string) => [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((st) => st.name === c);
   const podContainers = (pod: V1Pod) => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
-  const containerDone = (pod: V1Pod, c: string) =>
-    [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].some((s) => s.name === c && !!s.state?.terminated);
-  const containerStarted = (pod: V1Pod, c: string) =>
-    [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].some((s) => s.name === c && (!!s.state?.running || !!s.state?.terminated));
+  const containerDone = (pod: V1Pod, c: string) => !!statusOf(pod, c)?.state?.terminated;
+  const containerStarted = (pod: V1Pod, c: string) => !!statusOf(pod, c)?.state?.running || containerDone(pod, c);
 
   let tailing: Promise<void> | undefined;
   // Containers whose whole log was read after they terminated: nothing more can come from them.
@@ -240,17 +286,15 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
         const podName = pod.metadata?.name;
         if (!podName) continue;
         for (const c of podContainers(pod)) {
-          const key = `${podName}/${c}`;
           // Keyed by restart count: a container restarted under restartPolicy OnFailure logs again.
-          const restarts = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((st) => st.name === c)?.restartCount ?? 0;
-          const drainedKey = `${key}#${restarts}`;
+          const drainedKey = `${podName}/${c}#${statusOf(pod, c)?.restartCount ?? 0}`;
           if (drained.has(drainedKey) || (!final && !containerStarted(pod, c))) continue;
           const done = containerDone(pod, c);
-          const cursor = persisted.cursors[key];
+          const cursor = persisted.cursors[`${podName}/${c}`];
           const text = await kube.readLog(namespace, podName, c, sinceTimeFor(cursor));
           if (text === undefined) continue;
           const r = consumeLogChunk(cursor, text, { final: final || done });
-          await deliver(podName, c, r.lines, r.cursor);
+          await deliver(podName, c, r.lines, cursor);
           if (done) drained.add(drainedKey);
         }
       }
@@ -264,9 +308,16 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   let settle!: (s: JobState) => void;
   let fail!: (e: unknown) => void;
   const finished = new Promise<JobState>((res, rej) => ((settle = res), (fail = rej)));
+  finished.catch(() => undefined); // observed by the race below; never an unhandled rejection
+  let watching = false;
   const evaluate = () => {
     const j = jobCache.list()[0];
-    if (!j) return;
+    if (!j || j.metadata?.deletionTimestamp) {
+      if (watching) {
+        fail(new KubernetesJobsError(FailureType.JobFailed, `${target} was deleted while it ran (by someone else, or ttlSecondsAfterFinished)`, { nonRetryable: true }));
+      }
+      return;
+    }
     const state = interpretJob(j as never, podCache.list() as never, { now: Date.now(), failFastGraceMs: graceMs });
     const phase: JobProgress['phase'] = state.kind === 'running' ? state.phase : state.kind === 'succeeded' ? 'Succeeded' : 'Failed';
     const counts = { active: j.status?.active ?? 0, succeeded: j.status?.succeeded ?? 0, failed: j.status?.failed ?? 0 };
@@ -290,13 +341,21 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   const podCache = kube.cache<V1Pod>('pods', namespace, { labelSelector: `batch.kubernetes.io/job-name=${jobName}` }, evaluate, onWatchError);
 
   const followers = new Map<string, { abort: AbortController | undefined; ended: boolean }>();
+  let followersClosed = false;
+  const closeFollowers = () => {
+    followersClosed = true;
+    for (const f of followers.values()) f.abort?.abort();
+  };
   const startFollowers = () => {
+    if (followersClosed) return;
     for (const pod of podCache.list()) {
       const podName = pod.metadata?.name;
       if (!podName) continue;
       for (const c of podContainers(pod)) {
         const key = `${podName}/${c}`;
-        if (followers.has(key) || !containerStarted(pod, c)) continue;
+        const existing = followers.get(key);
+        // A stream the server closed (idle timeout) is reopened while the container runs.
+        if ((existing && !(existing.ended && statusOf(pod, c)?.state?.running)) || !containerStarted(pod, c)) continue;
         const entry: { abort: AbortController | undefined; ended: boolean } = { abort: undefined, ended: false };
         followers.set(key, entry);
         const reader = new LogStreamReader(persisted.cursors[key]);
@@ -307,33 +366,39 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
             c,
             sinceTimeFor(persisted.cursors[key]),
             (chunk) => {
+              if (followersClosed) return;
+              const start = reader.cursor;
               const lines = reader.push(chunk);
-              if (lines.length) deliver(podName, c, lines, reader.cursor).catch(fail);
+              if (lines.length) deliver(podName, c, lines, start).catch(fail);
             },
             () => (entry.ended = true),
           )
-          .then((a) => (entry.abort = a));
+          .then((a) => {
+            entry.abort = a;
+            if (followersClosed) a.abort(); // answered after the Job ended: close it at once
+          });
       }
     }
   };
 
   const timers: NodeJS.Timeout[] = [];
+  // Heartbeats go on until the activity returns (final tail, cleanup, deletion on cancel).
+  const heartbeats = setInterval(() => {
+    if (watching) evaluate(); // grace periods expire with time, not only with events
+    heartbeat();
+  }, heartbeatMs);
   const stopAll = async () => {
     timers.forEach(clearInterval);
-    for (const f of followers.values()) f.abort?.abort();
+    closeFollowers();
     await Promise.allSettled([jobCache.stop(), podCache.stop()]);
   };
+  let terminal = false; // a final outcome was reached and handled (cleanup done)
 
   try {
     await jobCache.start();
     await podCache.start();
+    watching = true;
     evaluate();
-    timers.push(
-      setInterval(() => {
-        evaluate(); // grace periods expire with time, not only with events
-        heartbeat();
-      }, heartbeatMs),
-    );
     if (logMode === 'periodic') timers.push(setInterval(() => void tailAll(podCache.list(), false).catch(fail), everyMs));
     if (logMode === 'follow') {
       startFollowers();
@@ -350,12 +415,14 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
 
     // 4. Final logs: every container, from its cursor (a follow stream may not end by itself).
     timers.forEach(clearInterval);
-    for (const f of followers.values()) f.abort?.abort();
+    closeFollowers();
+    await deliveryChain;
     if (logMode !== 'none') await tailAll(podCache.list(), true);
     await deliveryChain;
     const pods = podCache.list();
     const finalJob = jobCache.list()[0] ?? job;
 
+    terminal = true;
     if (outcome === 'timeout') {
       await kube.deleteJob(namespace, jobName, 'Background');
       throw new KubernetesJobsError(FailureType.DeadlineExceeded, `${target} did not finish within ${Math.round(timeoutMs / 1000)}s; it was deleted`, {
@@ -364,7 +431,13 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
       });
     }
     progress = { ...progress, phase: outcome.kind === 'succeeded' ? 'Succeeded' : 'Failed' };
-    const deleted = cleanup === 'always' || (cleanup === 'onSuccess' && outcome.kind === 'succeeded') ? await kube.deleteJob(namespace, jobName, 'Background') : false;
+    let deleted = false;
+    if (cleanup === 'always' || (cleanup === 'onSuccess' && outcome.kind === 'succeeded')) {
+      deleted = await kube.deleteJob(namespace, jobName, 'Background');
+    } else if (outcome.kind === 'failed' && (outcome.type === 'ImagePullFailed' || outcome.type === 'Unschedulable')) {
+      // Failed fast while still pending: kept for inspection, but suspended so it cannot start later.
+      await kube.patchJob(namespace, jobName, { spec: { suspend: true } }).catch(() => undefined);
+    }
     if (outcome.kind === 'failed') {
       const events = [...(await kube.listEvents(namespace, jobName)), ...(pods[0]?.metadata?.name ? await kube.listEvents(namespace, pods[0].metadata.name) : [])];
       throw new KubernetesJobsError(outcome.type, outcome.message, {
@@ -389,19 +462,37 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
       await stopAll();
       // Only a cancelled workflow takes the Job down. A worker shutting down, a timed-out or paused
       // attempt leaves it running: the next attempt re-attaches to it.
-      const why = ctx.cancellationDetails;
-      if (!why || why.cancelRequested || why.notFound) {
-        await deleteAndWait(kube, namespace, jobName, progress, () => {
-          progress = { ...progress, phase: 'Deleting' };
-          heartbeat();
-        });
+      if (!ctx.cancellationDetails || ctx.cancellationDetails.cancelRequested) {
+        progress = { ...progress, phase: 'Deleting' };
+        heartbeat();
+        await deleteAndWait(kube, namespace, jobName);
       }
       throw err instanceof CancelledFailure ? err : new CancelledFailure('cancelled');
     }
+    if (!terminal && err instanceof KubernetesJobsError && err.nonRetryable) {
+      // This attempt gives up for good while the Job may still run unwatched: stop it from running on.
+      await kube.patchJob(namespace, jobName, { spec: { suspend: true } }).catch(() => undefined);
+    }
     throw err;
   } finally {
+    clearInterval(heartbeats);
     await stopAll();
   }
+}
+
+/** The result of a Job that succeeded and was cleaned up before an earlier attempt could report it. */
+function resultFromHeartbeat(prior: RunJobHeartbeat, tailLines: number): KubernetesJobResult {
+  return {
+    jobName: prior.progress.jobName,
+    namespace: prior.progress.namespace,
+    status: 'Succeeded',
+    pods: [],
+    exitCodes: {},
+    logTail: prior.recentLines.slice(-tailLines),
+    logLines: prior.logSeq,
+    reattached: true,
+    deleted: true,
+  };
 }
 
 /** One line on the most recent pod, for the progress shown in the Temporal UI and the CLI. */
@@ -452,10 +543,32 @@ async function ensureCompanions(kube: KubeClient, companions: KubernetesObject[]
   }
 }
 
-/** Deletes the Job (Foreground: pods first) and waits until the Job is gone, watching it. */
-async function deleteAndWait(kube: KubeClient, namespace: string, jobName: string, _p: JobProgress, onDeleting: () => void): Promise<void> {
-  onDeleting();
-  const existed = await kube.deleteJob(namespace, jobName, 'Foreground');
+/** Fails before anything is created when a companion's name is taken by an object this execution does not own. */
+async function checkCompanionsFree(kube: KubeClient, companions: KubernetesObject[], owner: Owner): Promise<void> {
+  for (const c of companions) {
+    const existing = await kube.readObject(c);
+    if (existing && !isOwnedBy(existing as never, owner)) {
+      throw new KubernetesJobsError(
+        FailureType.JobNameConflict,
+        `${c.kind} '${c.metadata?.namespace}/${c.metadata?.name}' already exists and is not owned by this workflow execution; rename it in the template or delete it`,
+        { nonRetryable: true },
+      );
+    }
+  }
+}
+
+/** Deletes the Job (Foreground: pods first) and waits, watching, until it and its pods are gone. */
+async function deleteAndWait(kube: KubeClient, namespace: string, jobName: string): Promise<void> {
+  let existed = false;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      existed = await kube.deleteJob(namespace, jobName, 'Foreground');
+      break;
+    } catch (err) {
+      if ((err instanceof KubernetesJobsError && err.nonRetryable) || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt)); // backoff after an API error
+    }
+  }
   if (!existed) return;
   let resolveGone!: () => void;
   const gone = new Promise<void>((r) => (resolveGone = r));
@@ -469,7 +582,8 @@ async function deleteAndWait(kube: KubeClient, namespace: string, jobName: strin
     await jobs.start();
     await pods.start();
     check();
-    await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 60_000)))]);
+    // Bounded: pods with a long termination grace period are still going away when this returns.
+    await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 120_000)))]);
   } finally {
     clearTimeout(timer);
     await Promise.allSettled([jobs.stop(), pods.stop()]);

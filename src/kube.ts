@@ -163,6 +163,9 @@ async function call<T>(operation: string, target: string, fn: () => Promise<T>):
 // ---------------------------------------------------------------------------------------------
 // Client
 
+/** Longest a single (non-follow) log read may take before it is aborted and retried later. */
+const LOG_READ_TIMEOUT_MS = 60_000;
+
 /** Counts API requests (for benchmarks). */
 export interface RequestCounter {
   requests: number;
@@ -289,8 +292,20 @@ export class KubeClient {
     try {
       const opts: { follow: boolean; timestamps: boolean; sinceTime?: string } = { follow: false, timestamps: true };
       if (sinceTime) opts.sinceTime = sinceTime;
-      await new Log(this.kc).log(namespace, pod, container, sink, opts);
-      await done;
+      const request = await new Log(this.kc).log(namespace, pod, container, sink, opts);
+      // A connection dropped mid-body never ends the piped stream: bound the read and abort it.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          request.abort();
+          reject(Object.assign(new Error(`no end of the log after ${LOG_READ_TIMEOUT_MS / 1000}s`), { code: 'ETIMEDOUT' }));
+        }, LOG_READ_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([done, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
       return Buffer.concat(chunks).toString('utf8');
     } catch (err) {
       const status = statusOf(err);

@@ -9,6 +9,7 @@ const commands: Record<string, { run: Command; summary: string }> = {
   // Loaded on demand: they pull in the Temporal worker and the Kubernetes client.
   run: { run: async (args, io) => (await import('./run.js')).runCommand(args, io), summary: 'run a templated Job as a workflow; live progress and logs' },
   worker: { run: async (args, io) => (await import('./worker.js')).workerCommand(args, io), summary: 'run a Temporal worker that executes Kubernetes Jobs' },
+  cancel: { run: async (args, io) => (await import('./cancel.js')).cancelCommand(args, io), summary: 'cancel a run: its Job and pods are deleted' },
 };
 
 export const usage = `Usage: temporal-k8s-jobs <command> [options]

@@ -2,6 +2,7 @@
 // kwok pods. A real worker runs the package's workflow and activities in this process.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import * as yaml from 'js-yaml';
 import { tempDir } from '../helpers/tmp.js';
 import { fileURLToPath } from 'node:url';
@@ -118,11 +119,30 @@ test('an image that cannot be pulled fails fast after the grace period', async (
   expect(failure.message).toMatch(/ImagePullBackOff/);
 });
 
-test('an unschedulable pod fails fast after the grace period', async () => {
-  const input = base({}, { failFastGraceSeconds: 2, cleanup: 'always' });
+test('an unschedulable pod fails fast after the grace period; the Job is kept suspended so it cannot start later', async () => {
+  const input = base({}, { failFastGraceSeconds: 2 }); // default cleanup: onSuccess
   input.values = { ...input.values, nodeSelector: { 'no-such-label': 'x' } };
   const failure = await failureOf((await start(input)).result());
   expect(`${failure.type}: ${failure.message}`).toMatch(/^Unschedulable: .*node/);
+  const name = /Job '[^/]+\/([^']+)'/.exec(failure.message)![1]!;
+  const job = await batch.readNamespacedJob({ name, namespace: ns });
+  expect(job.spec?.suspend).toBe(true);
+});
+
+test('a Job deleted from outside while it runs fails the step at once, with a clear message', async () => {
+  const handle = await start(base({ [KWOK_ANNOTATIONS.duration]: '120s' }, { logs: { mode: 'none' } }));
+  let name = '';
+  await waitFor(
+    async () => {
+      name = (await jobsIn(ns)).find((j) => j.metadata?.annotations?.['temporal-k8s-jobs/workflow-id'] === handle.workflowId)?.metadata?.name ?? '';
+      return !!name;
+    },
+    { timeoutMs: 30_000, what: 'job created' },
+  );
+  await batch.deleteNamespacedJob({ name, namespace: ns, body: { propagationPolicy: 'Background' } });
+  const failure = await failureOf(handle.result());
+  expect(failure.type).toBe('JobFailed');
+  expect(failure.message).toBe(`Job '${ns}/${name}' was deleted while it ran (by someone else, or ttlSecondsAfterFinished)`);
 });
 
 test('activeDeadlineSeconds ends in DeadlineExceeded', async () => {
@@ -228,4 +248,29 @@ test('delete policies: never keeps a succeeded Job, always deletes a failed one,
   expect(f.details?.[0]).toMatchObject({ deleted: false });
   const name = /Job '[^/]+\/([^']+)'/.exec(f.message)![1]!;
   expect((await jobsIn(ns)).map((j) => j.metadata?.name)).toContain(name);
+});
+
+test('temporal-k8s-jobs cancel <id>: the Job and its pods are deleted, the workflow ends cancelled', async () => {
+  const handle = await start(base({ [KWOK_ANNOTATIONS.duration]: '120s' }, { cleanup: 'never', logs: { mode: 'none' } }));
+  await waitFor(async () => ((await handle.describe()).raw.pendingActivities?.length ?? 0) > 0 && (await jobsIn(ns)).length > 0, { timeoutMs: 30_000, what: 'job started' });
+  const bin = fileURLToPath(new URL('../../bin/temporal-k8s-jobs.js', import.meta.url));
+  const env = { ...process.env, TEMPORAL_ADDRESS: stackEnv().temporalAddress };
+  // Spawned asynchronously: the worker serving this workflow runs in this process.
+  const cli = (args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [bin, ...args], { env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+  const r = await cli(['cancel', handle.workflowId]);
+  expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 0, stdout: `cancelled workflow ${handle.workflowId}; its Job was deleted\n`, stderr: '' });
+  expect((await handle.describe()).status.name).toBe('CANCELLED');
+  const again = await cli(['cancel', handle.workflowId]);
+  expect({ status: again.status, stderr: again.stderr }).toEqual({ status: 1, stderr: `error: workflow '${handle.workflowId}' is already cancelled; nothing to cancel\n` });
+  const missing = await cli(['cancel', 'no-such-workflow']);
+  expect(missing.status).toBe(1);
+  expect(missing.stderr).toMatch(/^error: no workflow 'no-such-workflow' in namespace 'default' at 127\.0\.0\.1:\d+\n$/);
 });
