@@ -404,8 +404,13 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
       startFollowers();
       timers.push(setInterval(startFollowers, 1000));
     }
+    // The limit counts from the Job's creation, not from this attempt, and ends before Temporal's own
+    // start-to-close timeout would cut the attempt off (which a retry would only repeat).
+    const createdAt = job.metadata?.creationTimestamp ? new Date(job.metadata.creationTimestamp).getTime() : Date.now();
+    const startToClose = info.startToCloseTimeoutMs > 0 ? info.startToCloseTimeoutMs - 30_000 : Infinity;
+    const remainingMs = Math.max(0, Math.min(createdAt + timeoutMs - Date.now(), startToClose - (Date.now() - info.currentAttemptScheduledTimestampMs)));
     let deadline: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((res) => (deadline = setTimeout(() => res('timeout'), timeoutMs)));
+    const timedOut = new Promise<'timeout'>((res) => (deadline = setTimeout(() => res('timeout'), remainingMs)));
     let outcome: JobState | 'timeout';
     try {
       outcome = await Promise.race([finished, timedOut, ctx.cancelled]);
