@@ -536,29 +536,24 @@ async function ensureCompanions(kube: KubeClient, companions: KubernetesObject[]
       await kube.create(obj);
     } catch (err) {
       if ((err as KubernetesJobsError).details?.status !== 409) throw err;
-      const existing = await kube.readObject(obj);
-      if (existing && !isOwnedBy(existing as never, owner)) {
-        throw new KubernetesJobsError(
-          FailureType.JobNameConflict,
-          `${obj.kind} '${obj.metadata?.namespace}/${obj.metadata?.name}' already exists and is not owned by this workflow execution; rename it in the template or delete it`,
-          { nonRetryable: true },
-        );
-      }
+      await assertCompanionFree(kube, obj, owner); // created by an earlier attempt: fine; else a conflict
     }
   }
 }
 
 /** Fails before anything is created when a companion's name is taken by an object this execution does not own. */
 async function checkCompanionsFree(kube: KubeClient, companions: KubernetesObject[], owner: Owner): Promise<void> {
-  for (const c of companions) {
-    const existing = await kube.readObject(c);
-    if (existing && !isOwnedBy(existing as never, owner)) {
-      throw new KubernetesJobsError(
-        FailureType.JobNameConflict,
-        `${c.kind} '${c.metadata?.namespace}/${c.metadata?.name}' already exists and is not owned by this workflow execution; rename it in the template or delete it`,
-        { nonRetryable: true },
-      );
-    }
+  for (const c of companions) await assertCompanionFree(kube, c, owner);
+}
+
+async function assertCompanionFree(kube: KubeClient, c: KubernetesObject, owner: Owner): Promise<void> {
+  const existing = await kube.readObject(c);
+  if (existing && !isOwnedBy(existing as never, owner)) {
+    throw new KubernetesJobsError(
+      FailureType.JobNameConflict,
+      `${c.kind} '${c.metadata?.namespace}/${c.metadata?.name}' already exists and is not owned by this workflow execution; rename it in the template or delete it`,
+      { nonRetryable: true },
+    );
   }
 }
 
