@@ -274,3 +274,30 @@ test('temporal-k8s-jobs cancel <id>: the Job and its pods are deleted, the workf
   expect(missing.status).toBe(1);
   expect(missing.stderr).toMatch(/^error: no workflow 'no-such-workflow' in namespace 'default' at 127\.0\.0\.1:\d+\n$/);
 });
+
+test('a companion name taken by someone else is JobNameConflict before anything is created', async () => {
+  const name = `cm-${randomBytes(3).toString('hex')}`;
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: `${name}-config` }, data: { mine: 'yes' } } });
+  const before = (await jobsIn(ns)).length;
+  const examples = fileURLToPath(new URL('../../examples/templates/', import.meta.url));
+  const t = tempDir({ 'cm.yaml.njk': fs.readFileSync(`${examples}configmap-job.yaml.njk`, 'utf8') });
+  try {
+    // The in-process worker only knows the package templates; this test's worker gets the directory.
+    const taskQueueCm = `${taskQueue}-cm`;
+    const w = await Worker.create({
+      connection: workerConnection,
+      taskQueue: taskQueueCm,
+      workflowsPath,
+      plugins: [new KubernetesJobsPlugin({ kubeConfig: { kubeconfig: stackEnv().kubeconfig }, namespace: ns, templateDirs: [t.dir] })],
+    });
+    const failure = await w.runUntil(
+      failureOf(client.workflow.execute('kubernetesJobWorkflow', { taskQueue: taskQueueCm, workflowId: `cm-${randomBytes(6).toString('hex')}`, args: [{ template: 'cm.yaml.njk', values: { name } }] })),
+    );
+    expect(failure.type).toBe('JobNameConflict');
+    expect(failure.message).toBe(`ConfigMap '${ns}/${name}-config' already exists and is not owned by this workflow execution; rename it in the template or delete it`);
+    expect((await jobsIn(ns)).length).toBe(before);
+    expect((await core.readNamespacedConfigMap({ name: `${name}-config`, namespace: ns })).data).toEqual({ mine: 'yes' });
+  } finally {
+    t.cleanup();
+  }
+});
