@@ -4,7 +4,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-command -v go >/dev/null 2>&1 || die "'go' is not on PATH. The stack is built from Go modules: install Go >= 1.24 (https://go.dev/doc/install or 'apt-get install golang') and re-run 'npm run stack:build'."
+command -v go >/dev/null 2>&1 || die "'go' is not on PATH. The stack is built from Go modules: install Go >= 1.24 ('apt-get install golang', or the Go project's release for your platform) and re-run 'npm run stack:build'."
 
 mkdir -p "$STACK_BIN"
 # One build at a time per tools dir (up.sh and `npm run stack:build` may race).

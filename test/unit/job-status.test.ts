@@ -39,7 +39,7 @@ const terminated = (name: string, exitCode: number, extra: { message?: string; r
   restartCount: 0,
   state: { terminated: { exitCode, reason: extra.reason ?? (exitCode === 0 ? 'Completed' : 'Error'), ...extra } },
 });
-const waiting = (name: string, reason: string, message?: string, image = 'registry.example/app:1'): ContainerStatusLike => ({
+const waiting = (name: string, reason: string, message?: string, image = 'team/app:1'): ContainerStatusLike => ({
   name,
   image,
   restartCount: 0,
