@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import {
   CoreV1Api,
   CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
   KubeConfig,
   Watch,
   type KubernetesObject,
@@ -483,16 +485,25 @@ async function ensureMapping(target: PodLogTarget, file: string): Promise<void> 
     );
   }
 
-  // kwok picks the change up through a watch: wait until it serves this mapping.
+  // kwok picks the change up through a watch: wait until it serves this mapping. Under load kwok has
+  // been seen to miss an update for over 15 s; after 20 s the object is touched (a fresh update event)
+  // and the wait goes on.
   const probePod = target.pod ?? 'tkj-log-probe';
   const url = `${env.kwokUrl}/containerLogs/${target.namespace}/${probePod}/${target.container}?previous=true`;
-  await waitFor(
-    async () => {
-      const res = await fetch(url);
-      return res.ok && (await res.text()).includes(`${PROBE_MARKER} ${target.container}`);
-    },
-    { timeoutMs: 15_000, intervalMs: 50, what: `kwok to serve logs for ${stateKey(target)}` },
-  );
+  const served = async () => {
+    const res = await fetch(url);
+    return res.ok && (await res.text()).includes(`${PROBE_MARKER} ${target.container}`);
+  };
+  const what = `kwok to serve logs for ${stateKey(target)}`;
+  try {
+    await waitFor(served, { timeoutMs: 20_000, intervalMs: 50, what });
+  } catch {
+    const touch = { metadata: { annotations: { 'temporal-k8s-jobs/touched': String(Date.now()) } } };
+    const opts = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    if (target.pod === undefined) await api.patchClusterCustomObject({ ...CLUSTER_LOGS, name: clusterLogsName(target.namespace), body: touch }, opts);
+    else await api.patchNamespacedCustomObject({ ...LOGS, namespace: target.namespace, name: target.pod, body: touch }, opts);
+    await waitFor(served, { timeoutMs: 40_000, intervalMs: 50, what });
+  }
 }
 
 /**
