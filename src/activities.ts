@@ -8,9 +8,9 @@
  * - The Job is created suspended, companions are created with ownerReferences to it, then the Job is
  *   resumed. A retry re-runs the companion and resume steps; both are idempotent.
  * - Log cursors are written to the Job (annotation) BEFORE the lines they cover are handed to the
- *   logger, and also shown in heartbeat details. A retry resumes from the Job's cursors, so a line
- *   is delivered again only if the worker dies between that write being acknowledged and the
- *   synchronous hand-off that follows it.
+ *   logger, and also shown in heartbeat details. A retry resumes from the Job's cursors, so no line
+ *   is ever delivered twice; a line can only be lost if the worker dies between that write being
+ *   acknowledged and the synchronous hand-off that follows it (no await in between).
  * - Cancellation of the workflow deletes the Job with Foreground propagation and waits until it and its
  *   pods are gone before the activity reports cancelled. A worker shutdown also cancels the activity,
  *   but leaves the Job: the retry on another worker re-attaches.

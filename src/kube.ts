@@ -399,9 +399,15 @@ export class WatchedCache<T extends V1Job | V1Pod> {
     this.lw.on('error', (err: unknown) => {
       if (this.stopped) return;
       onError(kubeError(err, 'watch', `${kind} in '${namespace}'`));
-      // The list+watch stops on errors; start it again (a fresh list) after a growing backoff.
+      // The list+watch stops on errors; start it again (a fresh list) after a growing backoff. One
+      // pending restart at a time, and a stop() that lands while it lists stops the watch it opens.
+      if (this.retryTimer) clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => {
-        if (!this.stopped) this.lw.start().catch(() => undefined);
+        if (this.stopped) return;
+        this.lw.start().then(
+          () => (this.stopped ? this.lw.stop() : undefined),
+          () => undefined,
+        );
       }, this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
     });
