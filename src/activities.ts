@@ -146,7 +146,8 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
     values: { ...(input.values ?? {}), steps: input.steps ?? {} },
   });
   const namespace = input.namespace ?? rendered.job.metadata?.namespace ?? options.namespace ?? defaultNamespace(kube.kc);
-  const jobName = input.name ?? rendered.job.metadata?.name ?? deriveJobName(owner);
+  // A readable activity id (a DAG step's, e.g. `transform-3`) leads the derived name; SDK sequence numbers do not.
+  const jobName = input.name ?? rendered.job.metadata?.name ?? deriveJobName({ ...owner, prefix: /^\d+$/.test(owner.activityId) ? undefined : owner.activityId });
   const manifests = applyOwnership(rendered.manifests, owner, jobName, namespace);
   const jobManifest = manifests.find((m) => m.kind === 'Job')!;
   const companions = manifests.filter((m) => m !== jobManifest);

@@ -17,3 +17,5 @@ export { loadKubeConfig, defaultNamespace, KubeClient } from './kube.js';
 export type { LoadKubeConfigOptions } from './kube.js';
 export { deriveJobName, ownership, isOwnedBy } from './naming.js';
 export type * from './types.js';
+export type * from './dag-types.js';
+export { DAG_STATE_QUERY } from './dag-types.js';

@@ -41,8 +41,10 @@ export interface KubernetesJobInput {
 
 /** What a downstream step's template sees of an upstream step. */
 export interface StepView {
-  jobName: string;
-  status: JobStatus;
+  /** The Job's name; a `forEach` step's list of Job names. */
+  jobName?: string | string[];
+  status: 'Succeeded' | 'Failed' | 'Skipped' | 'Cancelled';
+  /** The termination message (JSON-parsed); a `forEach` step's list of outputs. */
   output?: unknown;
 }
 

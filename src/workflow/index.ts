@@ -11,6 +11,8 @@ import type { KubernetesJobInput, KubernetesJobResult } from '../types.js';
 
 export { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../failures.js';
 export type * from '../types.js';
+export type * from '../dag-types.js';
+export { DAG_STATE_QUERY } from '../dag-types.js';
 
 /** The activity as the workflow sees it (kept here so this entry imports no worker-side module). */
 interface RunJobActivity {
