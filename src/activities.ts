@@ -26,6 +26,7 @@ import { applyOwnership, deriveJobName, isOwnedBy, type Owner } from './naming.j
 import { exitCodes, failureDetails, interpretJob, jobOutput, summarizePods, type JobState } from './job-status.js';
 import { LogStreamReader, LogTail, consumeLogChunk, prefixLine, sinceTimeFor, type LogCursor, type LogCursors, type LogLine } from './logs.js';
 import type { CleanupPolicy, JobProgress, KubernetesJobInput, KubernetesJobResult, LogMode } from './types.js';
+import { createDagActivities } from './dag-activities.js';
 
 /** Annotation on the Job holding the log cursors (written before lines are delivered). */
 export const LOG_CURSOR_ANNOTATION = 'temporal-k8s-jobs/log-cursors';
@@ -112,6 +113,7 @@ export function createKubernetesJobActivities(options: KubernetesJobActivitiesOp
   };
 
   return {
+    ...createDagActivities(options),
     /** Renders, applies and waits for one Kubernetes Job. See {@link KubernetesJobInput}. */
     async kubernetesJobsRunJob(input: KubernetesJobInput): Promise<KubernetesJobResult> {
       try {

@@ -25,6 +25,10 @@ export const FailureType = {
   DeadlineExceeded: 'DeadlineExceeded',
   /** The Kubernetes API answered with an error (401/403/404/409/422 are non-retryable; 429/5xx are retried). */
   KubernetesApiError: 'KubernetesApiError',
+  /** A DAG was rejected before anything started (bad keys, cycle, unknown step, bad CEL, missing template). */
+  InvalidDag: 'InvalidDag',
+  /** A DAG ended with a failed step (`dagWorkflow`); the failure's first detail is the DAG's result. */
+  DagFailed: 'DagFailed',
 } as const;
 
 /** One of the {@link FailureType} values. */
@@ -40,4 +44,6 @@ export const NON_RETRYABLE_FAILURE_TYPES: readonly FailureTypeName[] = [
   FailureType.ImagePullFailed,
   FailureType.Unschedulable,
   FailureType.DeadlineExceeded,
+  FailureType.InvalidDag,
+  FailureType.DagFailed,
 ];

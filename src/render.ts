@@ -918,3 +918,16 @@ export function clearTemplateCache(): void {
   environments.clear();
   probeCache.clear();
 }
+
+/**
+ * Whether a template name is found in the template directories (then the package's `templates/`),
+ * by the same rules as rendering. Used to reject a DAG whose templates a worker lacks before it starts.
+ * @returns undefined when found, else why not (not found, or a refused name)
+ */
+export function templateProblem(template: string, templateDirs: readonly string[] = []): string | undefined {
+  try {
+    return environmentFor(templateDirs).loader.getSource(template) ? undefined : `template '${template}' not found in the template directories`;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}

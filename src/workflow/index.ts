@@ -60,3 +60,7 @@ export async function runKubernetesJob(input: KubernetesJobInput, options: RunKu
 export async function kubernetesJobWorkflow(input: KubernetesJobInput): Promise<KubernetesJobResult> {
   return runKubernetesJob(input);
 }
+
+export { runDag, dagWorkflow, dagBatchWorkflow, dagStateQuery, DEFAULT_BATCH_SIZE } from './dag-workflow.js';
+export type { DagBatchInput } from './dag-workflow.js';
+export { validateDag, startOrder, InvalidDagError } from './dag.js';
