@@ -12,7 +12,7 @@ export { KubernetesJobsError } from './errors.js';
 export { buildValues, setPath, mergeValues, ValuesError } from './values.js';
 export { createKubernetesJobActivities, LOG_CURSOR_ANNOTATION } from './activities.js';
 export type { KubernetesJobActivitiesOptions, KubernetesJobActivities, RunJobHeartbeat } from './activities.js';
-export { KubernetesJobsPlugin } from './plugin.js';
+export { KubernetesJobsPlugin, type KubernetesJobsPluginOptions } from './plugin.js';
 export { loadKubeConfig, defaultNamespace, KubeClient } from './kube.js';
 export type { LoadKubeConfigOptions } from './kube.js';
 export { deriveJobName, ownership, isOwnedBy } from './naming.js';

@@ -1,4 +1,4 @@
-/** `temporal-k8s-jobs cancel <workflow-id>`: cancel a run; its Job and pods are deleted before it ends. */
+/** `temporal-k8s-jobs cancel <workflow-id>`: cancel a run or a DAG; its Jobs and pods are deleted before it ends. */
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { type Io, UsageError, parse } from './common.js';
@@ -6,8 +6,9 @@ import { temporalAddress, temporalNamespace } from './worker.js';
 
 export const cancelUsage = `Usage: temporal-k8s-jobs cancel <workflow-id> [--address A] [--temporal-namespace N] [--no-wait]
 
-Cancels a workflow started by this package (e.g. by 'run'). The activity deletes the Job and its pods,
-then the workflow ends as cancelled; without --no-wait this command waits for that.
+Cancels a workflow started by this package ('run' or 'dag'). The activities delete the Jobs and
+their pods (a DAG then runs its onExit step), then the workflow ends as cancelled; without
+--no-wait this command waits for that.
 `;
 
 export async function cancelCommand(args: string[], io: Io): Promise<number> {
@@ -35,10 +36,12 @@ export async function cancelCommand(args: string[], io: Io): Promise<number> {
     const handle = new Client({ connection, namespace }).workflow.getHandle(id);
     let status: string;
     let taskQueue: string;
+    let jobs = 'its Job';
     try {
       const d = await handle.describe();
       status = d.status.name;
       taskQueue = d.taskQueue;
+      if (d.type === 'dagWorkflow') jobs = 'its running Jobs';
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
         io.err(`error: no workflow '${id}' in namespace '${namespace}' at ${address}\n`);
@@ -56,7 +59,7 @@ export async function cancelCommand(args: string[], io: Io): Promise<number> {
       return 0;
     }
     const notice = setTimeout(
-      () => io.err(`still waiting: a worker on task queue '${taskQueue}' deletes the Job (start one with 'temporal-k8s-jobs worker --task-queue ${taskQueue}')\n`),
+      () => io.err(`still waiting: a worker on task queue '${taskQueue}' deletes ${jobs} (start one with 'temporal-k8s-jobs worker --task-queue ${taskQueue}')\n`),
       10_000,
     );
     try {
@@ -65,7 +68,7 @@ export async function cancelCommand(args: string[], io: Io): Promise<number> {
       return 1;
     } catch (err) {
       if (err instanceof CancelledFailure || (err as { cause?: unknown }).cause instanceof CancelledFailure) {
-        io.out(`cancelled workflow ${id}; its Job was deleted\n`);
+        io.out(`cancelled workflow ${id}; ${jobs} ${jobs === 'its Job' ? 'was' : 'were'} deleted\n`);
         return 0;
       }
       io.err(`error: workflow '${id}' ended with: ${(err as Error).message.split('\n')[0]}\n`);

@@ -79,6 +79,13 @@ export function resolveTemplateArg(template: string, templateDirs: string[]): { 
   return { name: template, templateDirs };
 }
 
+/** Checks that every `--templates` argument is a directory (a usage error names the first that is not). */
+export function checkTemplateDirs(dirs: readonly string[]): void {
+  for (const d of dirs) {
+    if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) throw new UsageError(`--templates '${d}' is not a directory`);
+  }
+}
+
 /** Runs a command body, mapping errors to exit codes and one clear line on stderr. */
 export async function runCommand(io: Io, verbose: boolean, body: () => Promise<number>): Promise<number> {
   try {

@@ -9,7 +9,9 @@ const commands: Record<string, { run: Command; summary: string }> = {
   // Loaded on demand: they pull in the Temporal worker and the Kubernetes client.
   run: { run: async (args, io) => (await import('./run.js')).runCommand(args, io), summary: 'run a templated Job as a workflow; live progress and logs' },
   worker: { run: async (args, io) => (await import('./worker.js')).workerCommand(args, io), summary: 'run a Temporal worker that executes Kubernetes Jobs' },
-  cancel: { run: async (args, io) => (await import('./cancel.js')).cancelCommand(args, io), summary: 'cancel a run: its Job and pods are deleted' },
+  dag: { run: async (args, io) => (await import('./dag.js')).dagCommand(args, io), summary: 'run a DAG of Jobs from a YAML file; live progress per step' },
+  demo: { run: async (args, io) => (await import('./demo.js')).demoCommand(args, io), summary: 'run the demo DAG on the local stack (or --context): fan-out, fan-in, logs' },
+  cancel: { run: async (args, io) => (await import('./cancel.js')).cancelCommand(args, io), summary: 'cancel a run or a DAG: its Jobs and pods are deleted' },
 };
 
 export const usage = `Usage: temporal-k8s-jobs <command> [options]
@@ -20,7 +22,7 @@ ${Object.entries(commands)
   .join('\n')}
 
 Run 'temporal-k8s-jobs <command> --help' for a command's options.
-Exit codes: 0 success, 1 the job failed or the input was rejected, 2 usage error.
+Exit codes: 0 success, 1 the Job or DAG failed or the input was rejected, 2 usage error.
 `;
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */

@@ -2,37 +2,27 @@
  * `temporal-k8s-jobs run <template>`: start kubernetesJobWorkflow, show live progress and logs,
  * exit 0 only if the Job succeeded.
  */
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import {
-  ApplicationFailure,
-  CancelledFailure,
-  TerminatedFailure,
-  TimeoutFailure,
-  defaultPayloadConverter,
-  type Payload,
-} from '@temporalio/common';
-import type { Worker } from '@temporalio/worker';
-import { KubernetesJobsError } from '../errors.js';
-import { loadKubeConfig } from '../kube.js';
+import type { WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
 import { renderTemplate } from '../render.js';
 import type { CleanupPolicy, JobProgress, KubernetesJobInput, KubernetesJobResult, LogMode } from '../types.js';
-import { type Io, UsageError, parse, renderOptions, resolveTemplateArg, valuesFromArgs } from './common.js';
+import { type Io, UsageError, checkTemplateDirs, parse, renderOptions, resolveTemplateArg, valuesFromArgs } from './common.js';
 import { parseDuration } from './duration.js';
 import {
-  DEFAULT_TASK_QUEUE,
-  connectNative,
-  connectionOptions,
-  createJobsWorker,
-  describeTemplateDirs,
-  firstLine,
-  installRuntime,
-  temporalAddress,
-  temporalNamespace,
-} from './worker.js';
+  CONNECTION_USAGE,
+  Following,
+  checkInputSize,
+  decodeFirstPayload,
+  externalWorkerNotes,
+  noWorkerNote,
+  randomHex,
+  startWorkflow,
+  webUiLink,
+  withSession,
+  type FollowOptions,
+} from './session.js';
+import { DEFAULT_TASK_QUEUE, connectionOptions, firstLine, temporalAddress, temporalNamespace } from './worker.js';
 
 export const runUsage = `Usage: temporal-k8s-jobs run <template> [--templates DIR]... [--set key=value]... [--set-json key=JSON]...
          [-f|--values FILE]... [--namespace NS] [--logs periodic|end|follow|none] [--every SECONDS]
@@ -43,7 +33,8 @@ export const runUsage = `Usage: temporal-k8s-jobs run <template> [--templates DI
 
 Starts the kubernetesJobWorkflow for a template (a file path, or a name in the template
 directories), shows live progress and pod logs, and exits 0 only if the Job succeeded.
-The template is rendered locally first: a bad template or value fails before anything starts.
+With the embedded worker (the default) the template is rendered locally first: a bad template or
+value fails before anything starts.
 
 Template and values (as for 'render'):
   --templates DIR          template directory searched before the built-in templates (repeatable)
@@ -60,23 +51,20 @@ Job:
   --timeout DURATION       limit for the whole Job: 90, 90s, 15m, 2h, 1h30m (default: 1h)
 Workflow:
   --workflow-id ID         workflow id (default: tkj-<template>-<random>)
-  --no-wait                start the workflow, print its id and exit (implies --no-embedded-worker)
+  --no-wait                start the workflow, print its id and exit (sends the work to the workers
+                           on --task-queue, default kubernetes-jobs)
   --cancel-on-interrupt    on Ctrl-C cancel the workflow (its Job is deleted) without asking
-  --no-embedded-worker     do not start a worker in this process: use the worker(s) on --task-queue,
-                           which look the template up by name in their own template directories
+  --no-embedded-worker     use the worker(s) on the default task queue kubernetes-jobs
 Connections:
-  --kubeconfig FILE        kubeconfig for the embedded worker (default: KUBECONFIG, else ~/.kube/config)
-  --context NAME           kubeconfig context for the embedded worker
-  --in-cluster             embedded worker uses the pod's service account
-  --address A              Temporal frontend (default: TEMPORAL_ADDRESS, else 127.0.0.1:7233)
-  --temporal-namespace N   Temporal namespace (default: TEMPORAL_NAMESPACE, else 'default')
-  --task-queue Q           task queue (default: a fresh tkj-run-<random> for the embedded worker,
-                           kubernetes-jobs with --no-embedded-worker)
+${CONNECTION_USAGE}  --task-queue Q           send the work to the worker(s) on task queue Q: no embedded worker; they
+                           look the template up by name in their own template directories and add
+                           their default values
   -v, --verbose            worker logs, failure details and stack traces
 
-By default 'run' starts an embedded worker in this process (the template may be a file only this
-machine has); it stops when the command exits. Ctrl-C asks whether to cancel the workflow (on a
-terminal), or leaves it running (otherwise; cancel later with 'temporal-k8s-jobs cancel <id>').
+Without --task-queue, 'run' starts an embedded worker in this process on a fresh task queue (the
+template may be a file only this machine has); it stops when the command exits. Ctrl-C asks
+whether to cancel the workflow (on a terminal), or leaves it running (otherwise; cancel later
+with 'temporal-k8s-jobs cancel <id>'). With TEMPORAL_UI_URL set, the run's Web UI link is printed.
 Exit codes: 0 the Job succeeded, 1 it failed or the input was rejected, 2 usage error, 130 interrupted.
 `;
 
@@ -84,13 +72,11 @@ const LOG_MODES: readonly LogMode[] = ['periodic', 'end', 'follow', 'none'];
 const DELETE_POLICIES: Record<string, CleanupPolicy> = { never: 'never', 'on-success': 'onSuccess', always: 'always' };
 
 /** Everything `run` needs, parsed and checked (see {@link parseRunArgs}). */
-export interface RunOptions {
+export interface RunOptions extends FollowOptions {
   /** The template argument as given. */
   template: string;
   /** The name the worker looks up (the file name when the argument is a file path). */
   templateName: string;
-  /** Template directories for the local render and the embedded worker (the file's directory first). */
-  templateDirs: string[];
   /** Whether the argument was an existing file. */
   templateIsFile: boolean;
   values: Record<string, unknown>;
@@ -99,18 +85,7 @@ export interface RunOptions {
   cleanup?: CleanupPolicy;
   timeoutSeconds?: number;
   writeRenderedTo?: string;
-  wait: boolean;
-  embeddedWorker: boolean;
   workflowId: string;
-  cancelOnInterrupt: boolean;
-  taskQueue: string;
-  address: string;
-  temporalNamespace: string;
-  kube: { kubeconfig?: string; context?: string; inCluster?: boolean };
-  verbose: boolean;
-  help: boolean;
-  /** Things to tell the user about how flags were combined (printed on stderr). */
-  notes: string[];
 }
 
 const runFlags = {
@@ -128,8 +103,6 @@ const runFlags = {
   'no-embedded-worker': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 /** `tkj-<template base>-<8 hex>`: the template's file name without extensions, DNS-safe. */
 export function defaultWorkflowId(templateName: string, random: string = randomHex(4)): string {
@@ -188,24 +161,21 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
   if (o['workflow-id'] !== undefined && !o['workflow-id'].trim()) throw new UsageError('--workflow-id must not be empty');
 
   const userDirs: string[] = o.templates ?? [];
-  for (const d of userDirs) {
-    if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) throw new UsageError(`--templates '${d}' is not a directory`);
-  }
+  checkTemplateDirs(userDirs);
   const resolved = resolveTemplateArg(template, userDirs);
   const templateIsFile = resolved.templateDirs.length > userDirs.length;
 
   const wait = !o['no-wait'];
-  let embeddedWorker = !o['no-embedded-worker'];
-  if (!wait && embeddedWorker) {
-    embeddedWorker = false;
-    notes.push(`--no-wait implies --no-embedded-worker: an embedded worker would stop when this command exits, so the workflow runs on the worker(s) of task queue '${o['task-queue'] || DEFAULT_TASK_QUEUE}'`);
+  const queueNamed = !!o['task-queue'];
+  // Naming a task queue sends the work to the workers on it: they hold the templates.
+  const embeddedWorker = !queueNamed && !o['no-embedded-worker'] && wait;
+  if (!wait && !queueNamed && !o['no-embedded-worker']) {
+    notes.push(`--no-wait implies --no-embedded-worker: an embedded worker would stop when this command exits, so the workflow runs on the worker(s) of task queue '${DEFAULT_TASK_QUEUE}'`);
   }
   if (!embeddedWorker && templateIsFile) {
     notes.push(`the worker(s) look the template up by name: '${resolved.name}' must be in their template directories (the file '${template}' is not sent)`);
   }
-  if (!embeddedWorker && (o.kubeconfig || o.context || o['in-cluster'])) {
-    notes.push('--kubeconfig/--context/--in-cluster only apply to the embedded worker; the external worker uses its own credentials');
-  }
+  if (!embeddedWorker) notes.push(...externalWorkerNotes(o));
   const taskQueue: string = o['task-queue'] || (embeddedWorker ? `tkj-run-${randomHex(4)}` : DEFAULT_TASK_QUEUE);
 
   const values = valuesFromArgs(args);
@@ -305,14 +275,7 @@ export class ProgressPrinter {
 
 /** Heartbeat details of the workflow's running activity, if any. */
 function heartbeatOf(raw: { pendingActivities?: Array<{ heartbeatDetails?: { payloads?: unknown[] | null } | null }> | null }): HeartbeatDetails | undefined {
-  const payload = raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
-  if (!payload) return undefined;
-  try {
-    const v = defaultPayloadConverter.fromPayload<unknown>(payload as Payload);
-    return v && typeof v === 'object' ? (v as HeartbeatDetails) : undefined;
-  } catch {
-    return undefined;
-  }
+  return decodeFirstPayload<HeartbeatDetails>(raw.pendingActivities?.[0]?.heartbeatDetails?.payloads);
 }
 
 /** How a workflow failure is reported. */
@@ -342,31 +305,8 @@ export function describeFailure(err: unknown): FailureReport {
   return { kind, message: firstLine(err) };
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function ask(question: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-    let done = false;
-    const finish = (yes: boolean) => {
-      if (done) return;
-      done = true;
-      rl.close();
-      resolve(yes);
-    };
-    rl.on('SIGINT', () => {
-      process.stderr.write('\n');
-      finish(false);
-    });
-    rl.on('close', () => finish(false));
-    rl.question(question, (answer) => finish(/^\s*y(es)?\s*$/i.test(answer)));
-  });
-}
-
-type Outcome = { ok: true; result: KubernetesJobResult } | { ok: false; error: unknown };
-
-export async function runCommand(args: string[], io: Io): Promise<number> {
-  const o = parseRunArgs(args);
+export async function runCommand(args: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const o = parseRunArgs(args, env);
   if (o.help) {
     io.out(runUsage);
     return 0;
@@ -374,134 +314,43 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   for (const n of o.notes) io.err(`note: ${n}\n`);
   const line = (s: string) => io.out(`${s}\n`);
 
-  // 1. Validate locally: render the template (nothing is created when this fails).
-  try {
+  // 1. Validate locally: render the template (nothing is created when this fails). Only for the
+  // embedded worker: the workers on a named task queue hold their own templates.
+  if (o.embeddedWorker) {
     const rendered = renderTemplate(o.templateName, { templateDirs: o.templateDirs, values: o.values });
     if (o.verbose) io.err(`rendered ${o.templateName}: Job ${rendered.job.metadata?.name ?? '(name from workflow id)'} + ${rendered.companions.length} companion(s)\n`);
-  } catch (err) {
-    const notHere = err instanceof KubernetesJobsError && err.type === 'TemplateError' && err.message.startsWith(`template '${o.templateName}' not found`);
-    if (!notHere || o.embeddedWorker) throw err;
-    io.err(`note: template '${o.templateName}' is not in the local template directories; the worker(s) will look it up in theirs\n`);
   }
   const input = buildRunInput(o);
+  checkInputSize([input], 'workflow input (template name and values)');
 
-  // 2. Credentials of the embedded worker, before connecting anywhere.
-  const kubeConfig = o.embeddedWorker ? loadKubeConfig(o.kube) : undefined;
-
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address: o.address, connectTimeout: '5s' });
-  } catch (err) {
-    throw new Error(`cannot reach Temporal at ${o.address}: ${firstLine(err)}`, { cause: err });
-  }
-  // After the client connection: an installed runtime keeps the process alive until it is used.
-  if (o.embeddedWorker) installRuntime(o.verbose ? 'INFO' : 'ERROR');
-  let worker: Worker | undefined;
-  let workerRun: Promise<void> | undefined;
-  let nativeConnection: Awaited<ReturnType<typeof connectNative>> | undefined;
-  try {
-    const client = new Client({ connection, namespace: o.temporalNamespace });
-    if (o.embeddedWorker) {
-      nativeConnection = await connectNative(o.address);
-      worker = await createJobsWorker({
-        connection: nativeConnection,
-        namespace: o.temporalNamespace,
-        taskQueue: o.taskQueue,
-        templateDirs: o.templateDirs,
-        k8sNamespace: o.namespace,
-        kubeConfig: kubeConfig!,
-      });
-      workerRun = worker.run();
-      line(`embedded worker on task queue ${o.taskQueue} (templates: ${describeTemplateDirs(o.templateDirs)}); it stops when this command exits`);
-    } else {
-      line(`using the worker(s) on task queue ${o.taskQueue} at ${o.address}`);
-    }
-
-    const handle = await client.workflow.start('kubernetesJobWorkflow', {
-      taskQueue: o.taskQueue,
-      workflowId: o.workflowId,
-      args: [input],
-    });
+  return withSession({ ...o, k8sNamespace: o.namespace }, io, async ({ client, workerRun }) => {
+    const handle = await startWorkflow(client, 'kubernetesJobWorkflow', { taskQueue: o.taskQueue, workflowId: o.workflowId, args: [input] });
     line(`started workflow ${o.workflowId}`);
+    const link = webUiLink(env, o.temporalNamespace, o.workflowId);
+    if (link) line(`Web UI: ${link}`);
     if (!o.wait) {
       line(`not waiting; follow it with 'temporal workflow show --workflow-id ${o.workflowId}', cancel it with 'temporal-k8s-jobs cancel ${o.workflowId}'`);
       return 0;
     }
-    return await follow(o, handle, io, workerRun);
-  } finally {
-    if (worker && workerRun) {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      let timer: NodeJS.Timeout | undefined;
-      const stopped = await Promise.race([
-        workerRun.then(() => true, () => true),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 15_000))),
-      ]);
-      clearTimeout(timer);
-      if (!stopped) io.err('note: the embedded worker is still shutting down\n');
-    }
-    await nativeConnection?.close().catch(() => undefined);
-    await connection.close().catch(() => undefined);
-  }
+    return follow(o, handle, io, workerRun);
+  });
 }
 
 /** Follows a started workflow: progress and logs until it ends or Ctrl-C; returns the exit code. */
 async function follow(o: RunOptions, handle: WorkflowHandle, io: Io, workerRun: Promise<void> | undefined): Promise<number> {
   const line = (s: string) => io.out(`${s}\n`);
   const printer = new ProgressPrinter(line);
-  let outcome: Outcome | undefined;
-  const resultP = handle.result().then(
-    (result: KubernetesJobResult) => (outcome = { ok: true, result }),
-    (error: unknown) => (outcome = { ok: false, error }),
-  );
-  let workerError: unknown;
-  const workerP = workerRun?.then(
-    () => (workerError ??= new Error('the embedded worker stopped')),
-    (e: unknown) => (workerError = e),
-  );
-  let interrupts = 0;
-  let wake: () => void = () => undefined;
-  const onSigint = () => {
-    interrupts++;
-    wake();
-  };
-  process.on('SIGINT', onSigint);
+  const following = new Following<KubernetesJobResult>(handle, workerRun, { ...o, deletes: 'its Job' }, io);
   const started = Date.now();
   let warnedIdle = false;
   let lastAttempt = 1;
-  let cancelling = false;
-  let handledInterrupts = 0;
   try {
     for (;;) {
-      await Promise.race([resultP, sleep(1000), new Promise<void>((r) => (wake = r)), ...(workerP ? [workerP] : [])]);
-      if (outcome) break;
-      if (workerError !== undefined && !cancelling) {
-        throw new Error(`the embedded worker stopped: ${firstLine(workerError)}`, { cause: workerError });
-      }
-      if (interrupts > handledInterrupts) {
-        handledInterrupts = interrupts;
-        if (cancelling) {
-          io.err(
-            `leaving workflow ${o.workflowId} while it is being cancelled${o.embeddedWorker ? `; it needs a worker on task queue ${o.taskQueue} to finish deleting its Job` : ''}\n`,
-          );
-          return 130;
-        }
-        const cancel = o.cancelOnInterrupt || (process.stdin.isTTY ? await ask(`\nCancel workflow ${o.workflowId} (its Job will be deleted)? [y/N] `) : false);
-        if (outcome) break;
-        if (!cancel) {
-          io.err(`workflow ${o.workflowId} was not cancelled; cancel it later with 'temporal-k8s-jobs cancel ${o.workflowId}'\n`);
-          if (o.embeddedWorker) {
-            io.err(
-              `it ran on this command's embedded worker: it cannot progress until a worker runs on task queue ${o.taskQueue} ` +
-                `(temporal-k8s-jobs worker --task-queue ${o.taskQueue}${o.templateDirs.map((d) => ` --templates ${d}`).join('')})\n`,
-            );
-          }
-          return 130;
-        }
-        io.err(`cancelling workflow ${o.workflowId} (waiting for its Job to be deleted; Ctrl-C again to leave)...\n`);
-        cancelling = true;
-        await handle.cancel();
-        continue;
-      }
+      await following.wait(1000);
+      if (following.outcome) break;
+      const checked = await following.check();
+      if (typeof checked === 'number') return checked;
+      if (checked) continue;
       try {
         const desc = await handle.describe();
         const hb = heartbeatOf(desc.raw as Parameters<typeof heartbeatOf>[0]);
@@ -516,17 +365,17 @@ async function follow(o: RunOptions, handle: WorkflowHandle, io: Io, workerRun: 
         const picked = pending && pending.state !== 1; // 1 = SCHEDULED
         if (!warnedIdle && !picked && !hb && Date.now() - started > 10_000) {
           warnedIdle = true;
-          io.err(`note: no worker has picked up workflow ${o.workflowId} yet: is a worker running on task queue ${o.taskQueue}? (temporal-k8s-jobs worker --task-queue ${o.taskQueue})\n`);
+          io.err(noWorkerNote(o.workflowId, o.taskQueue));
         }
       } catch (err) {
         if (o.verbose) io.err(`note: describe failed: ${firstLine(err)}\n`);
       }
     }
   } finally {
-    process.off('SIGINT', onSigint);
+    following.dispose();
   }
-
-  const done = outcome as Outcome;
+  const cancelling = following.cancelling;
+  const done = following.outcome!;
   if (done.ok) {
     const r = done.result;
     printer.lines(r.logTail ?? [], r.logLines ?? (r.logTail ?? []).length);

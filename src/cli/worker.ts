@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../kube.js';
 import { KubernetesJobsPlugin } from '../plugin.js';
 import { PACKAGE_TEMPLATES_DIR } from '../render.js';
-import { type Io, UsageError, parse } from './common.js';
+import { type Io, UsageError, checkTemplateDirs, parse, valuesFromArgs } from './common.js';
 
 export const DEFAULT_TASK_QUEUE = 'kubernetes-jobs';
 export const DEFAULT_ADDRESS = '127.0.0.1:7233';
@@ -88,6 +88,8 @@ export interface JobsWorkerOptions {
   k8sNamespace?: string;
   kubeConfig: KubeConfig;
   maxConcurrent?: number;
+  /** Values every Job gets, under its own values. */
+  defaultValues?: Record<string, unknown>;
 }
 
 /** A Worker with the package's workflows and the Kubernetes Job activities. */
@@ -97,7 +99,7 @@ export async function createJobsWorker(o: JobsWorkerOptions): Promise<Worker> {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     workflowsPath: packageWorkflowsPath(),
-    plugins: [new KubernetesJobsPlugin({ templateDirs: o.templateDirs, namespace: o.k8sNamespace, kubeConfig: o.kubeConfig })],
+    plugins: [new KubernetesJobsPlugin({ templateDirs: o.templateDirs, namespace: o.k8sNamespace, kubeConfig: o.kubeConfig, defaultValues: o.defaultValues })],
     // The activity heartbeats progress and recent log lines every few seconds; without this the SDK
     // forwards them to the server only every 80% of the heartbeat timeout, and progress (in the UI,
     // in 'run') and cancellation would lag by that much.
@@ -119,6 +121,7 @@ export function positiveInt(flag: string, value: string | undefined): number | u
 }
 
 export const workerUsage = `Usage: temporal-k8s-jobs worker [--task-queue Q] [--templates DIR]... [--namespace NS]
+         [--set key=value]... [--set-json key=JSON]... [-f|--values FILE]...
          [--kubeconfig FILE] [--context NAME] [--in-cluster] [--address A] [--temporal-namespace N]
          [--max-concurrent N] [--verbose]
 
@@ -128,6 +131,10 @@ workflows and their activities) until SIGINT/SIGTERM, then shuts down gracefully
   --templates DIR         template directory searched before the built-in templates (repeatable, in order)
   --namespace NS          Kubernetes namespace for Jobs whose input and template give none
                           (default: the kubeconfig context's namespace, else 'default')
+  --set key=value         a default value every Job gets, under its own values (e.g. --set image=$IMAGE);
+                          nested keys with dots (a.b=c)
+  --set-json key=JSON     a default value parsed as JSON
+  -f, --values FILE       YAML file of default values (repeatable; later files win, --set wins over files)
   --kubeconfig FILE       kubeconfig file (default: KUBECONFIG, else ~/.kube/config; in a pod: its service account)
   --context NAME          kubeconfig context (default: the current context)
   --in-cluster            use the pod's service account
@@ -143,6 +150,9 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
     {
       ...connectionOptions,
       templates: { type: 'string', multiple: true },
+      set: { type: 'string', multiple: true },
+      'set-json': { type: 'string', multiple: true },
+      values: { type: 'string', short: 'f', multiple: true },
       'max-concurrent': { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
@@ -159,9 +169,9 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
   const namespace = temporalNamespace(opts['temporal-namespace']);
   const taskQueue: string = opts['task-queue'] || DEFAULT_TASK_QUEUE;
   const templateDirs: string[] = opts.templates ?? [];
-  for (const d of templateDirs) {
-    if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) throw new UsageError(`--templates '${d}' is not a directory`);
-  }
+  checkTemplateDirs(templateDirs);
+
+  const defaultValues = valuesFromArgs(args);
 
   // Credentials first: a worker without them would fail every Job.
   const kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context, inCluster: opts['in-cluster'] });
@@ -177,6 +187,7 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
       k8sNamespace: opts.namespace,
       kubeConfig,
       maxConcurrent,
+      defaultValues,
     });
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -193,7 +204,11 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
     process.on('SIGTERM', onSignal);
     try {
       const running = worker.run();
-      io.out(`worker ready: task queue ${taskQueue} on ${address} (temporal namespace ${namespace}; templates: ${describeTemplateDirs(templateDirs)})\n`);
+      const defaults = Object.keys(defaultValues);
+      io.out(
+        `worker ready: task queue ${taskQueue} on ${address} (temporal namespace ${namespace}; templates: ${describeTemplateDirs(templateDirs)}` +
+          `${defaults.length ? `; default values: ${defaults.join(', ')}` : ''})\n`,
+      );
       await running;
     } finally {
       process.off('SIGINT', onSignal);

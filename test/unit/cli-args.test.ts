@@ -207,7 +207,9 @@ describe('run: options and input', () => {
   it.each<[string, string[], Partial<ReturnType<typeof parseRunArgs>>, RegExp | undefined]>([
     ['--no-embedded-worker: default queue', ['--no-embedded-worker'], { embeddedWorker: false, wait: true, taskQueue: 'kubernetes-jobs' }, /look the template up by name: 'plain-job.yaml'/],
     ['--no-wait implies --no-embedded-worker (and says so)', ['--no-wait'], { embeddedWorker: false, wait: false, taskQueue: 'kubernetes-jobs' }, /--no-wait implies --no-embedded-worker/],
-    ['--task-queue for the embedded worker', ['--task-queue', 'mine'], { embeddedWorker: true, taskQueue: 'mine' }, undefined],
+    ['--task-queue sends the work to that queue\'s workers (no embedded worker)', ['--task-queue', 'mine'], { embeddedWorker: false, wait: true, taskQueue: 'mine' }, /look the template up by name: 'plain-job.yaml'/],
+    ['--task-queue with --no-wait: no note about the default queue', ['--task-queue', 'mine', '--no-wait'], { embeddedWorker: false, wait: false, taskQueue: 'mine' }, /^the worker\(s\) look the template up by name/],
+    ['--templates with --task-queue: only for the embedded worker', ['--task-queue', 'mine', '--templates', REPO], { embeddedWorker: false }, /--templates only applies to the embedded worker/],
     ['--workflow-id', ['--workflow-id', 'my-id'], { workflowId: 'my-id' }, undefined],
     ['--cancel-on-interrupt', ['--cancel-on-interrupt'], { cancelOnInterrupt: true }, undefined],
     ['address/namespace flags', ['--address', 'h:1', '--temporal-namespace', 'ns'], { address: 'h:1', temporalNamespace: 'ns' }, undefined],
