@@ -1,57 +1,16 @@
 // The CLI's `run` and `worker` commands as a user runs them: `node bin/temporal-k8s-jobs.js ...`
 // (the built dist/) against the local stack. Exit codes, progress lines, each log line once,
 // the one-line failure message, Ctrl-C (cancel and detach), and the standalone worker.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BatchV1Api } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 
-import { KWOK_ANNOTATIONS, createTestNamespace, deleteNamespace, kubeConfig, stackEnv, waitFor, writePodLog } from '../helpers/stack.js';
+import { REPO, buildIfStale, cli, runCli } from '../helpers/cli.js';
+import { KWOK_ANNOTATIONS, createTestNamespace, deleteNamespace, kubeConfig, stackEnv, writePodLog } from '../helpers/stack.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = path.join(REPO, 'bin/temporal-k8s-jobs.js');
 const PLAIN = path.join(REPO, 'examples/templates/plain-job.yaml');
 const env = stackEnv();
 const kwokIt = env.existingCluster ? it.skip : it;
-
-interface Proc {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** Resolves with the exit code (or 128 + signal number). */
-  exit: Promise<number>;
-  /** Resolves when stdout matches `re`. */
-  waitOut: (re: RegExp, timeoutMs?: number) => Promise<void>;
-}
-
-function cli(args: string[], extraEnv: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: REPO,
-    env: { ...process.env, KUBECONFIG: env.kubeconfig, TEMPORAL_ADDRESS: env.temporalAddress, NODE_OPTIONS: '', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : -1))));
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exit,
-    waitOut: (re, timeoutMs = 60_000) => waitFor(() => re.test(out), { timeoutMs, intervalMs: 100, what: `${re} in the CLI's output (stdout so far: ${JSON.stringify(out)}, stderr: ${JSON.stringify(err)})` }).then(() => undefined),
-  };
-}
-
-/** Runs the CLI to completion. */
-async function runCli(args: string[], extraEnv?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = cli(args, extraEnv);
-  const code = await p.exit;
-  return { code, stdout: p.stdout(), stderr: p.stderr() };
-}
 
 const jobsIn = async (ns: string) => (await kubeConfig().makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns })).items;
 
@@ -60,13 +19,7 @@ let client: Client;
 let connection: Connection;
 
 beforeAll(async () => {
-  // The bin runs dist/: build when it is missing or older than the CLI sources.
-  const built = path.join(REPO, 'dist/cli/run.js');
-  const newest = Math.max(...['run.ts', 'worker.ts', 'index.ts', 'common.ts'].map((f) => fs.statSync(path.join(REPO, 'src/cli', f)).mtimeMs));
-  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < newest) {
-    const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' });
-    if (!fs.existsSync(built)) throw new Error(`npm run build failed (exit ${r.status})`);
-  }
+  buildIfStale();
   connection = await Connection.connect({ address: env.temporalAddress });
   client = new Client({ connection });
 });
