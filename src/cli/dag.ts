@@ -152,6 +152,7 @@ function isMapping(x: unknown): x is Record<string, unknown> {
  * YAML error, or every problem of the DAG).
  */
 export function parseDagText(text: string, file: string, extra: { values?: Record<string, unknown>; namespace?: string } = {}): Dag {
+  if (!text.split('\n').some((l) => l.trim() && !l.trim().startsWith('#'))) throw new DagFileError(`${file}: the file is empty (a DAG needs at least 'steps')`);
   let doc: unknown;
   try {
     doc = yaml.load(text);

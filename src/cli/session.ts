@@ -110,11 +110,9 @@ export function externalWorkerNotes(flags: { templates?: string[]; kubeconfig?: 
 /** Temporal refuses a workflow input (any payload) above this many bytes (the server's blob size limit). */
 export const MAX_INPUT_BYTES = 2 * 1024 * 1024;
 
-/** `1.5 MB`-style size (MiB, as Temporal counts its limits). */
+/** A size as `2.10 MiB (2200030 bytes)` (Temporal counts its limits in MiB). */
 export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+  return `${(n / (1024 * 1024)).toFixed(2)} MiB (${n} bytes)`;
 }
 
 /** Bytes the workflow arguments take as payloads (what the server checks against its limit). */
