@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { stackEnv, waitFor } from './stack.js';
+import { Client, Connection } from '@temporalio/client';
+
+import { createTestNamespace, deleteNamespace, stackEnv, waitFor } from './stack.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(REPO, 'bin/temporal-k8s-jobs.js');
@@ -66,4 +68,31 @@ export function buildIfStale(): void {
   if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= newestMtime(path.join(REPO, 'src'))) return;
   const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' });
   if (r.status !== 0 || !fs.existsSync(built)) throw new Error(`npm run build failed (exit ${r.status})`);
+}
+
+/**
+ * The setup every CLI test file shares: builds dist/ if stale and connects a Temporal client before
+ * the tests; `namespace(prefix)` makes a test namespace that is deleted after them.
+ */
+export function cliTestSuite(): { client: () => Client; namespace: (prefix: string) => Promise<string> } {
+  const namespaces: string[] = [];
+  let connection: Connection | undefined;
+  let client: Client | undefined;
+  beforeAll(async () => {
+    buildIfStale();
+    connection = await Connection.connect({ address: stackEnv().temporalAddress });
+    client = new Client({ connection });
+  });
+  afterAll(async () => {
+    await Promise.all(namespaces.map((ns) => deleteNamespace(ns)));
+    await connection?.close();
+  });
+  return {
+    client: () => client!,
+    namespace: async (prefix) => {
+      const ns = await createTestNamespace(prefix);
+      namespaces.push(ns);
+      return ns;
+    },
+  };
 }

@@ -3,10 +3,9 @@
 // the one-line failure message, Ctrl-C (cancel and detach), and the standalone worker.
 import * as path from 'node:path';
 import { BatchV1Api } from '@kubernetes/client-node';
-import { Client, Connection } from '@temporalio/client';
 
-import { REPO, buildIfStale, cli, runCli } from '../helpers/cli.js';
-import { KWOK_ANNOTATIONS, createTestNamespace, deleteNamespace, kubeConfig, stackEnv, writePodLog } from '../helpers/stack.js';
+import { REPO, cli, cliTestSuite, runCli } from '../helpers/cli.js';
+import { KWOK_ANNOTATIONS, kubeConfig, stackEnv, writePodLog } from '../helpers/stack.js';
 
 const PLAIN = path.join(REPO, 'examples/templates/plain-job.yaml');
 const env = stackEnv();
@@ -14,26 +13,7 @@ const kwokIt = env.existingCluster ? it.skip : it;
 
 const jobsIn = async (ns: string) => (await kubeConfig().makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns })).items;
 
-const namespaces: string[] = [];
-let client: Client;
-let connection: Connection;
-
-beforeAll(async () => {
-  buildIfStale();
-  connection = await Connection.connect({ address: env.temporalAddress });
-  client = new Client({ connection });
-});
-
-afterAll(async () => {
-  await Promise.all(namespaces.map((ns) => deleteNamespace(ns)));
-  await connection?.close();
-});
-
-async function namespace(prefix: string): Promise<string> {
-  const ns = await createTestNamespace(prefix);
-  namespaces.push(ns);
-  return ns;
-}
+const { client: temporal, namespace } = cliTestSuite();
 
 describe('temporal-k8s-jobs run', () => {
   kwokIt('a plain Job: progress, every log line once, exit 0', async () => {
@@ -108,7 +88,7 @@ describe('temporal-k8s-jobs run', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: [^\n]*image[^\n]*\n$/);
     expect(r.stdout).toBe('');
-    await expect(client.workflow.getHandle(`cli-bad-${ns}`).describe()).rejects.toThrow(/not found/i);
+    await expect(temporal().workflow.getHandle(`cli-bad-${ns}`).describe()).rejects.toThrow(/not found/i);
     expect(await jobsIn(ns)).toEqual([]);
   });
 
@@ -141,7 +121,7 @@ describe('temporal-k8s-jobs run', () => {
     const id = /started workflow (\S+)/.exec(p.stdout())![1]!;
     expect(p.stdout()).toContain(`cancelled workflow ${id}; its Job was deleted\n`);
     expect(await jobsIn(ns)).toEqual([]);
-    expect((await client.workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
+    expect((await temporal().workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
   });
 
   kwokIt('Ctrl-C without a terminal: not cancelled, says how to cancel and that the embedded worker is gone', async () => {
@@ -160,39 +140,61 @@ describe('temporal-k8s-jobs run', () => {
     const queue = /task queue (tkj-run-[0-9a-f]{8})/.exec(p.stdout())![1]!;
     expect(p.stderr()).toContain(`workflow ${id} was not cancelled; cancel it later with 'temporal-k8s-jobs cancel ${id}'`);
     expect(p.stderr()).toContain(`it cannot progress until a worker runs on task queue ${queue}`);
-    const handle = client.workflow.getHandle(id);
+    const handle = temporal().workflow.getHandle(id);
     expect((await handle.describe()).status.name).toBe('RUNNING');
     await handle.terminate('test cleanup');
   });
 });
 
 describe('temporal-k8s-jobs worker', () => {
-  kwokIt('serves run --no-embedded-worker; SIGTERM stops it gracefully (exit 0)', async () => {
+  kwokIt('serves run --task-queue with its own templates and default values; SIGTERM stops it gracefully (exit 0)', async () => {
     const ns = await namespace('cli-worker');
     await writePodLog({ namespace: ns, container: 'main' }, ['from the standalone worker']);
     const queue = `tkj-test-${ns}`;
-    const w = cli(['worker', '--task-queue', queue, '--templates', path.join(REPO, 'examples/templates'), '--namespace', ns]);
+    const w = cli(['worker', '--task-queue', queue, '--templates', path.join(REPO, 'examples/templates'), '--namespace', ns, '--set', 'image=busybox:1.36']);
     try {
-      await w.waitOut(new RegExp(`^worker ready: task queue ${queue} on ${env.temporalAddress.replace(/\./g, '\\.')} .*templates: .*examples/templates`, 'm'));
-      // A template name only (the worker has it in its --templates directory); namespace from the worker.
-      const r = await runCli(['run', 'plain-job.yaml', '--templates', path.join(REPO, 'examples/templates'), '--no-embedded-worker', '--task-queue', queue, '--logs', 'end']);
+      await w.waitOut(new RegExp(`^worker ready: task queue ${queue} on ${env.temporalAddress.replace(/\./g, '\\.')} .*templates: .*examples/templates.*; default values: image\\)$`, 'm'));
+      // A template only the worker has (in its --templates directory): naming the queue sends the
+      // name there, with no local lookup. The namespace comes from the worker.
+      const r = await runCli(['run', 'plain-job.yaml', '--task-queue', queue, '--logs', 'end']);
       expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
       expect(r.stdout).toContain(`using the worker(s) on task queue ${queue}`);
+      expect(r.stdout).not.toContain('embedded worker');
       expect(r.stdout).toMatch(/\/main from the standalone worker$/m);
       expect(r.stdout).toMatch(new RegExp(`Job ${ns}/hello-plain Succeeded\\n$`));
 
+      // No image given: the worker's default value (worker --set image=...) fills it in.
+      const d = await runCli(['run', 'job.yaml.njk', '--task-queue', queue, '--set', 'command=echo default image', '--delete', 'never', '--workflow-id', `cli-default-${ns}`]);
+      expect({ code: d.code, stderr: d.stderr }).toEqual({ code: 0, stderr: '' });
+      const imageOf = async (stdout: string) => {
+        const name = /^Job \S+\/(\S+) Succeeded$/m.exec(stdout)![1]!;
+        return (await jobsIn(ns)).find((j) => j.metadata?.name === name)?.spec?.template.spec?.containers[0]?.image;
+      };
+      expect(await imageOf(d.stdout)).toBe('busybox:1.36');
+      // A value given to run wins over the worker's default.
+      const o = await runCli(['run', 'job.yaml.njk', '--task-queue', queue, '--set', 'image=alpine:3', '--delete', 'never', '--workflow-id', `cli-override-${ns}`]);
+      expect(o.code).toBe(0);
+      expect(await imageOf(o.stdout)).toBe('alpine:3');
+
       // --no-wait: prints the id and exits; the worker runs the Job to the end.
       const nw = await runCli(['run', 'job.yaml.njk', '--set', 'image=busybox:1.36', '--no-wait', '--task-queue', queue, '--workflow-id', `cli-nowait-${ns}`, '--delete', 'always']);
-      expect(nw.code).toBe(0);
-      expect(nw.stderr).toMatch(/^note: --no-wait implies --no-embedded-worker/);
+      expect({ code: nw.code, stderr: nw.stderr }).toEqual({ code: 0, stderr: '' });
       expect(nw.stdout).toContain(`started workflow cli-nowait-${ns}\n`);
-      const result = await client.workflow.getHandle(`cli-nowait-${ns}`).result();
+      const result = await temporal().workflow.getHandle(`cli-nowait-${ns}`).result();
       expect(result).toMatchObject({ status: 'Succeeded', namespace: ns });
     } finally {
       w.child.kill('SIGTERM');
     }
     expect(await w.exit).toBe(0);
     expect(w.stdout()).toMatch(/worker stopped\n$/);
+  });
+
+  kwokIt('run --no-wait without --task-queue goes to the default queue and says so', async () => {
+    const r = await runCli(['run', 'job.yaml.njk', '--set', 'image=busybox:1.36', '--no-wait', '--workflow-id', `cli-nowait-default-${Date.now()}`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^note: --no-wait implies --no-embedded-worker[^\n]*task queue 'kubernetes-jobs'/);
+    const id = /started workflow (\S+)/.exec(r.stdout)![1]!;
+    await temporal().workflow.getHandle(id).terminate('test cleanup: nothing polls the default queue here');
   });
 
   it('Temporal unreachable: exit 1 with one line', async () => {
