@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -158,6 +158,8 @@ async function outcome(p: Promise<unknown>): Promise<{ result: DagResult; failur
     const cause = (err as WorkflowFailedError).cause;
     expect(cause).toBeInstanceOf(ApplicationFailure);
     const failure = cause as ApplicationFailure;
+    // Any other failure: its text as the status, so an assertion on the status shows why.
+    if (failure.type !== 'DagFailed') return { result: { status: `${failure.type}: ${failure.message}` as never, steps: {} }, failure };
     return { result: failure.details?.[0] as DagResult, failure };
   }
 }
@@ -182,18 +184,18 @@ test('fan-out over an output and fan-in run in order; outputs flow through value
         dependsOn: ['fan'],
         valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.message}': steps.fan.output.join(',') + '/' + steps.plan.output.word}` },
       },
-      viaTemplate: { template: 'echo-upstream.yaml.njk', dependsOn: ['plan'] },
+      'via-template': { template: 'echo-upstream.yaml.njk', dependsOn: ['plan'] },
     },
   };
   const handle = await start(dag);
   const { result } = await outcome(handle.result());
-  expect(statuses(result)).toEqual({ plan: 'Succeeded', fan: 'Succeeded', join: 'Succeeded', viaTemplate: 'Succeeded' });
+  expect(statuses(result)).toEqual({ plan: 'Succeeded', fan: 'Succeeded', join: 'Succeeded', 'via-template': 'Succeeded' });
   expect(result.status).toBe('Succeeded');
   expect(result.steps.fan!.output).toEqual(['done-a-0', 'done-b-1', 'done-c-2']);
   expect(result.steps.fan!.items).toMatchObject({ total: 3, succeeded: 3, failed: 0, pending: 0, running: 0 });
   expect(result.steps.fan!.jobName).toHaveLength(3);
   expect(result.steps.join!.output).toBe('done-a-0,done-b-1,done-c-2/hello');
-  expect(result.steps.viaTemplate!.output).toBe('from-template hello');
+  expect(result.steps['via-template']!.output).toBe('from-template hello');
 
   // Order, as the cluster saw it: plan finished before any fan Job existed; every fan Job finished before join's.
   const seen = observer.of(handle.workflowId);
@@ -236,19 +238,19 @@ test('when: a false condition skips, a failure runs the fallback; skips propagat
       risky: job({ exit: 3 }),
       fallback: { ...job(), dependsOn: ['risky'], when: "steps.risky.status == 'Failed'" },
       never: { ...job(), dependsOn: ['risky'], when: "steps.risky.status == 'Succeeded'" },
-      afterNever: { ...job(), dependsOn: ['never'] },
-      afterRisky: { ...job(), dependsOn: ['risky'] },
-      deeper: { ...job(), dependsOn: ['afterRisky'] },
+      'after-never': { ...job(), dependsOn: ['never'] },
+      'after-risky': { ...job(), dependsOn: ['risky'] },
+      deeper: { ...job(), dependsOn: ['after-risky'] },
     },
   });
   const { result, failure } = await outcome(handle.result());
   expect(failure?.type).toBe('DagFailed');
   expect(failure?.message).toMatch(/^DAG failed: risky \(JobFailed: Job '.*' failed: BackoffLimitExceeded \(container 'main' exit code 3\)\)$/);
-  expect(statuses(result)).toEqual({ risky: 'Failed', fallback: 'Succeeded', never: 'Skipped', afterNever: 'Skipped', afterRisky: 'Skipped', deeper: 'Skipped' });
+  expect(statuses(result)).toEqual({ risky: 'Failed', fallback: 'Succeeded', never: 'Skipped', 'after-never': 'Skipped', 'after-risky': 'Skipped', deeper: 'Skipped' });
   expect(result.steps.never!.reason).toBe("when is false: steps.risky.status == 'Succeeded'");
-  expect(result.steps.afterNever!.reason).toBe("dependency 'never' skipped");
-  expect(result.steps.afterRisky!.reason).toBe("dependency 'risky' failed");
-  expect(result.steps.deeper!.reason).toBe("dependency 'afterRisky' skipped");
+  expect(result.steps['after-never']!.reason).toBe("dependency 'never' skipped");
+  expect(result.steps['after-risky']!.reason).toBe("dependency 'risky' failed");
+  expect(result.steps.deeper!.reason).toBe("dependency 'after-risky' skipped");
   expect(result.steps.risky!.error).toMatch(/^JobFailed: /);
   const seen = observer.of(handle.workflowId);
   expect([...seen.keys()].sort()).toEqual(['fallback', 'risky']);
@@ -258,28 +260,28 @@ test('failFast: a failure deletes the running Jobs within 5 s and starts nothing
   const handle = await start({
     steps: {
       slow: job({ seconds: 120 }),
-      slowItems: { ...job({ seconds: 120 }), forEach: ['x', 'y'] },
+      'slow-items': { ...job({ seconds: 120 }), forEach: ['x', 'y'] },
       boom: job({ seconds: 3, exit: 2 }),
       later: { ...job(), dependsOn: ['boom'], when: 'true' },
-      afterSlow: { ...job(), dependsOn: ['slow'] },
+      'after-slow': { ...job(), dependsOn: ['slow'] },
     },
-    onExit: { template: 'job.yaml.njk', valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.message}': dag.status + ':' + steps.boom.status + ':' + steps.slow.status}` } },
+    onExit: { template: 'job.yaml.njk', values: { image: 'busybox:1.36', command: 'echo bye' }, valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.message}': dag.status + ':' + steps.boom.status + ':' + steps.slow.status}` } },
   });
   const { result } = await outcome(handle.result());
-  expect(statuses(result)).toEqual({ slow: 'Cancelled', slowItems: 'Cancelled', boom: 'Failed', later: 'Skipped', afterSlow: 'Skipped' });
+  expect(statuses(result)).toEqual({ slow: 'Cancelled', 'slow-items': 'Cancelled', boom: 'Failed', later: 'Skipped', 'after-slow': 'Skipped' });
   expect(result.steps.later!.reason).toBe("not started: step 'boom' failed (failFast)");
-  expect(result.steps.slowItems!.items).toMatchObject({ total: 2, cancelled: 2 });
+  expect(result.steps['slow-items']!.items).toMatchObject({ total: 2, cancelled: 2 });
   expect(result.onExit).toMatchObject({ status: 'Succeeded', output: 'Failed:Failed:Cancelled' });
   const seen = observer.of(handle.workflowId);
-  expect([...seen.keys()].sort()).toEqual(['boom', 'onExit', 'slow', 'slowItems-0', 'slowItems-1']);
+  expect([...seen.keys()].sort()).toEqual(['boom', 'onExit', 'slow', 'slow-items-0', 'slow-items-1']);
   const failedAt = seen.get('boom')!.finished!;
-  for (const id of ['slow', 'slowItems-0', 'slowItems-1']) {
+  for (const id of ['slow', 'slow-items-0', 'slow-items-1']) {
     const j = seen.get(id)!;
     expect(j.deleted).toBeDefined();
     expect(j.deleted! - failedAt).toBeLessThanOrEqual(5000);
   }
   // onExit started after everything else had ended.
-  expect(seen.get('onExit')!.added).toBeGreaterThanOrEqual(Math.max(...['slow', 'slowItems-0', 'slowItems-1'].map((id) => seen.get(id)!.deleted!)));
+  expect(seen.get('onExit')!.added).toBeGreaterThanOrEqual(Math.max(...['slow', 'slow-items-0', 'slow-items-1'].map((id) => seen.get(id)!.deleted!)));
 });
 
 test('continue mode (failFast: false): everything not downstream of the failure runs', async () => {
@@ -288,14 +290,14 @@ test('continue mode (failFast: false): everything not downstream of the failure 
     steps: {
       bad: job({ exit: 1 }),
       good: job({ seconds: 2 }),
-      afterBad: { ...job(), dependsOn: ['bad'] },
-      afterGood: { ...job(), dependsOn: ['good'] },
+      'after-bad': { ...job(), dependsOn: ['bad'] },
+      'after-good': { ...job(), dependsOn: ['good'] },
       items: { ...job(), forEach: [0, 1, 2], valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.exitCode}': index == 1 ? '4' : '0'}` } },
     },
   });
   const { result } = await outcome(handle.result());
   expect(result.status).toBe('Failed');
-  expect(statuses(result)).toEqual({ bad: 'Failed', good: 'Succeeded', afterBad: 'Skipped', afterGood: 'Succeeded', items: 'Failed' });
+  expect(statuses(result)).toEqual({ bad: 'Failed', good: 'Succeeded', 'after-bad': 'Skipped', 'after-good': 'Succeeded', items: 'Failed' });
   // One item failed; the others still ran to success.
   expect(result.steps.items!.items).toMatchObject({ total: 3, succeeded: 2, failed: 1 });
   expect(result.steps.items!.error).toMatch(/^item 1: JobFailed: .*exit code 4/);
@@ -306,7 +308,7 @@ test('onExit runs after success and sees dag.status', async () => {
     (
       await start({
         steps: { only: job({ message: { n: 1 } }) },
-        onExit: { template: 'job.yaml.njk', valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.message}': dag.status + ' ' + string(steps.only.output.n)}` } },
+        onExit: { template: 'job.yaml.njk', values: { image: 'busybox:1.36', command: 'echo bye' }, valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.message}': dag.status + ' ' + string(steps.only.output.n)}` } },
       })
     ).result(),
   );
@@ -317,7 +319,7 @@ test('onExit runs after success and sees dag.status', async () => {
 test('cancelling a running DAG from the CLI deletes every running Job and its pods, then onExit runs', async () => {
   const handle = await start({
     steps: { long: job({ seconds: 300 }), wide: { ...job({ seconds: 300 }), forEach: [1, 2] } },
-    onExit: { template: 'job.yaml.njk', valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.message}': dag.status}` } },
+    onExit: { template: 'job.yaml.njk', values: { image: 'busybox:1.36', command: 'echo bye' }, valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.message}': dag.status}` } },
   });
   const jobNames = () => [...observer.of(handle.workflowId).values()].map((j) => j.name);
   await waitFor(async () => (await core.listNamespacedPod({ namespace: ns })).items.filter((p) => p.status?.phase === 'Running' && jobNames().includes(p.metadata?.labels?.['batch.kubernetes.io/job-name'] ?? '')).length >= 3, {
@@ -325,12 +327,15 @@ test('cancelling a running DAG from the CLI deletes every running Job and its po
     what: '3 pods of the DAG running',
   });
   const env = stackEnv();
-  const cancel = spawnSync('node', [path.join(repoRoot, 'bin/temporal-k8s-jobs.js'), 'cancel', handle.workflowId], {
-    env: { ...process.env, TEMPORAL_ADDRESS: env.temporalAddress },
-    encoding: 'utf8',
-    timeout: 90_000,
+  // Asynchronously: the worker runs in this process and must go on while the CLI waits.
+  const cancel = await new Promise<{ status: number | null; out: string }>((resolve) => {
+    const child = spawn('node', [path.join(repoRoot, 'bin/temporal-k8s-jobs.js'), 'cancel', handle.workflowId], { env: { ...process.env, TEMPORAL_ADDRESS: env.temporalAddress } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', (status) => resolve({ status, out }));
   });
-  expect(cancel.status).toBe(0);
+  expect(cancel).toMatchObject({ status: 0 });
   const err = await handle.result().then(
     () => undefined,
     (e: unknown) => e,
@@ -351,7 +356,7 @@ test('cancelling a running DAG from the CLI deletes every running Job and its po
 test('a forEach larger than batchSize runs in child workflows (55 items, batches of 10)', async () => {
   const items = Array.from({ length: 55 }, (_, i) => `item${i}`);
   const handle = await start(
-    { maxParallel: 12, steps: { big: { template: 'job.yaml.njk', forEach: items, valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.message}': item}` } } } },
+    { maxParallel: 12, steps: { big: { template: 'job.yaml.njk', values: { image: 'busybox:1.36', command: 'echo item' }, forEach: items, valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.message}': item}` } } } },
     { batchSize: 10 },
   );
   const { result } = await outcome(handle.result());
