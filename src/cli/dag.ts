@@ -21,7 +21,6 @@ import {
   externalWorkerNotes,
   noWorkerNote,
   randomHex,
-  sleep,
   startWorkflow,
   webUiLink,
   withSession,
@@ -493,18 +492,21 @@ class DagFollower {
         }
         await following.wait(POLL_MS);
       }
+      return await this.finish(following.outcome, following.cancelling);
     } finally {
       following.dispose();
+      // Leaving early (Ctrl-C): stop the history long polls.
+      this.abort.abort();
     }
-    return this.finish(following.outcome, following.cancelling);
   }
 
   /** Prints the rest of the log lines and the final state; returns the exit code. */
   private async finish(done: Outcome<DagResult>, cancelling: boolean): Promise<number> {
     const { workflowId } = this.o;
     // The histories end with the workflow: let them deliver the last Jobs' log tails.
-    await Promise.race([Promise.all(this.histories.values()), sleep(5_000)]);
-    this.abort.abort();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.histories.values()), new Promise<void>((r) => (timer = setTimeout(r, 5_000)))]);
+    clearTimeout(timer);
     const f = done.ok ? undefined : describeFailure(done.error);
     const detail = f?.details?.[0];
     const isResult = (x: unknown): x is DagResult => typeof x === 'object' && x !== null && 'steps' in x && 'status' in x;

@@ -174,8 +174,6 @@ export function decodeFirstPayload<T>(payloads: unknown[] | null | undefined): T
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 function ask(question: string): Promise<boolean> {
   return new Promise((resolve) => {
     const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
@@ -270,20 +268,25 @@ export class Following<T> {
 
   /** Waits `ms`, or less when the workflow ends, the worker stops or Ctrl-C is pressed. */
   async wait(ms: number): Promise<void> {
-    await Promise.race([...this.settled, sleep(ms), new Promise<void>((r) => (this.wakeUp = r))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([...this.settled, new Promise<void>((r) => (timer = setTimeout(r, ms))), new Promise<void>((r) => (this.wakeUp = r))]);
+    // A pending timer would keep the process alive that long after the end.
+    clearTimeout(timer);
   }
 
   /**
    * Reacts to a stopped embedded worker (throws) and to Ctrl-C. Returns an exit code when the
    * command should exit now, `true` when it handled a Ctrl-C (look at the outcome again), else
-   * `false`. `beforeAsk` runs before a question is printed.
+   * `false`. `beforeOutput` runs before a Ctrl-C's question or messages are printed (a live view
+   * stops redrawing over them).
    */
-  async check(beforeAsk: () => void = () => undefined): Promise<number | boolean> {
+  async check(beforeOutput: () => void = () => undefined): Promise<number | boolean> {
     if (this.workerError !== undefined && !this.cancelling) {
       throw new Error(`the embedded worker stopped: ${firstLine(this.workerError)}`, { cause: this.workerError });
     }
     if (this.interrupts <= this.handled) return false;
     this.handled = this.interrupts;
+    beforeOutput();
     const { workflowId, taskQueue } = this.o;
     if (this.cancelling) {
       this.io.err(`leaving workflow ${workflowId} while it is being cancelled${this.o.embeddedWorker ? `; it needs a worker on task queue ${taskQueue} to finish deleting ${this.o.deletes}` : ''}\n`);
@@ -291,7 +294,6 @@ export class Following<T> {
     }
     let cancel = this.o.cancelOnInterrupt;
     if (!cancel && process.stdin.isTTY) {
-      beforeAsk();
       cancel = await ask(`\nCancel workflow ${workflowId} (${this.o.deletes} will be deleted)? [y/N] `);
     }
     if (this.outcome) return true;
