@@ -17,10 +17,10 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { KubernetesJobsError } from './errors.js';
-import { KubeClient, loadKubeConfig, type KubeConfig, type LoadKubeConfigOptions } from './kube.js';
-import type { Owner } from './naming.js';
+import { KubeClient, kubeError, loadKubeConfig, type KubeConfig, type LoadKubeConfigOptions } from './kube.js';
+import { isOwnedBy, type Owner } from './naming.js';
 import type { JobState } from './job-status.js';
-import type { CleanupPolicy, KubernetesJobInput, KubernetesJobResult, LogMode } from './types.js';
+import type { CleanupPolicy, DeleteJobRequest, KubernetesJobInput, KubernetesJobResult, LogMode } from './types.js';
 import { planJob } from './lifecycle/plan.js';
 import { Reporter, type RunJobHeartbeat } from './lifecycle/report.js';
 import { createOrReattach } from './lifecycle/attach.js';
@@ -100,6 +100,19 @@ export function createKubernetesJobActivities(options: KubernetesJobActivitiesOp
     async kubernetesJobsRunJob(input: KubernetesJobInput): Promise<KubernetesJobResult> {
       try {
         return await runJob(input, options, kube());
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+    /**
+     * Deletes the Job of a run activity that was cancelled or timed out (Foreground: pods first) and
+     * returns once the Job and its pods are gone. Idempotent: a Job already gone, or one this
+     * execution does not own, is left alone. Throws a retryable error while the Job is still going
+     * away, so that Temporal retries it, on another worker if this one dies.
+     */
+    async kubernetesJobsDeleteJob(request: DeleteJobRequest): Promise<void> {
+      try {
+        await deleteJob(request, options, kube());
       } catch (err) {
         throw toFailure(err);
       }
@@ -205,3 +218,19 @@ async function waitForOutcome(watch: JobWatch, timeoutMs: number, job: { metadat
   }
 }
 
+async function deleteJob(request: DeleteJobRequest, options: KubernetesJobActivitiesOptions, kube: KubeClient): Promise<void> {
+  const ctx = Context.current();
+  // The same derivation as the run activity's, so the name is found again without any stored state.
+  const plan = planJob(request.input, options, kube, request.owner, false);
+  const beat = setInterval(() => ctx.heartbeat({ jobName: plan.jobName, namespace: plan.namespace }), 2000);
+  try {
+    ctx.heartbeat({ jobName: plan.jobName, namespace: plan.namespace });
+    const job = await kube.readJob(plan.namespace, plan.jobName);
+    if (job && !isOwnedBy(job, request.owner)) return; // someone else's Job of that name: never touch it
+    if (!(await deleteAndWait(kube, plan.namespace, plan.jobName))) {
+      throw kubeError(Object.assign(new Error(`${plan.target} or its pods are still being deleted`), { code: 'ETIMEDOUT' }), 'delete', plan.target);
+    }
+  } finally {
+    clearInterval(beat);
+  }
+}

@@ -63,8 +63,11 @@ export async function suspendAbandoned(kube: KubeClient, plan: JobPlan): Promise
   await kube.patchJob(plan.namespace, plan.jobName, { spec: { suspend: true } }).catch(() => undefined);
 }
 
-/** Deletes the Job (Foreground: pods first) and waits, watching, until it and its pods are gone. */
-export async function deleteAndWait(kube: KubeClient, namespace: string, jobName: string): Promise<void> {
+/**
+ * Deletes the Job (Foreground: pods first) and waits, watching, until it and its pods are gone.
+ * Returns whether they are gone (false when the wait's bound ran out first).
+ */
+export async function deleteAndWait(kube: KubeClient, namespace: string, jobName: string): Promise<boolean> {
   let existed = false;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -75,11 +78,11 @@ export async function deleteAndWait(kube: KubeClient, namespace: string, jobName
       await new Promise((r) => setTimeout(r, 250 * 2 ** attempt)); // backoff after an API error
     }
   }
-  if (!existed) return;
-  let resolveGone!: () => void;
-  const gone = new Promise<void>((r) => (resolveGone = r));
+  if (!existed) return true;
+  let resolveGone!: (gone: true) => void;
+  const gone = new Promise<true>((r) => (resolveGone = r));
   const check = () => {
-    if (jobs.list().length === 0 && pods.list().length === 0) resolveGone();
+    if (jobs.list().length === 0 && pods.list().length === 0) resolveGone(true);
   };
   const jobs = kube.cache<V1Job>('jobs', namespace, { fieldSelector: `metadata.name=${jobName}` }, check, () => undefined);
   const pods = kube.cache<V1Pod>('pods', namespace, { labelSelector: `batch.kubernetes.io/job-name=${jobName}` }, check, () => undefined);
@@ -89,7 +92,7 @@ export async function deleteAndWait(kube: KubeClient, namespace: string, jobName
     await pods.start();
     check();
     // Bounded: pods with a long termination grace period are still going away when this returns.
-    await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 120_000)))]);
+    return await Promise.race([gone, new Promise<false>((r) => (timer = setTimeout(() => r(false), 120_000)))]);
   } finally {
     clearTimeout(timer);
     await Promise.allSettled([jobs.stop(), pods.stop()]);
