@@ -98,3 +98,13 @@ export interface JobProgress {
   failed: number;
   lastEvent?: string;
 }
+
+/**
+ * Input of the `kubernetesJobsDeleteJob` activity: the run activity's input and identity, from which
+ * the Job's namespace and name are derived exactly as the run activity derived them.
+ */
+export interface DeleteJobRequest {
+  input: KubernetesJobInput;
+  /** The run activity's execution (its activity id as the workflow saw it). */
+  owner: { workflowId: string; runId: string; activityId: string };
+}
