@@ -318,6 +318,42 @@ function toYamlFlow(value: unknown): string {
   return text.includes('\n') ? toJsonText(value) : text;
 }
 
+/** `result` of a whitespace-only filter, template-made (trusted) when its input was. */
+function keepTrust(input: unknown, result: string): unknown {
+  if (active && input !== undefined && input !== null && active.trusted.has(String(input))) {
+    active.trusted.add(result);
+    return new SafeString(result);
+  }
+  return result;
+}
+
+/** Positional and keyword arguments of `indent(width=4, first=False, blank=False)`, as Jinja2 names them. */
+function indentArgs(args: unknown[]): [number | string, boolean, boolean] {
+  const last = args[args.length - 1] as Record<string, unknown> | undefined;
+  const kw = last && typeof last === 'object' && (last as { __keywords?: boolean }).__keywords ? (args.pop() as Record<string, unknown>) : {};
+  const [width = kw.width ?? 4, first = kw.first ?? kw.indentfirst ?? false, blank = kw.blank ?? false] = args;
+  return [width as number | string, Boolean(first), Boolean(blank)];
+}
+
+/**
+ * Jinja2's `indent`: every line but the first (unless `first`) gets `width` spaces (or the `width`
+ * string); blank lines stay empty unless `blank`. Lines are split as Python's `str.splitlines` splits them.
+ */
+function jinjaIndent(text: string, width: number | string = 4, first = false, blank = false): string {
+  const pad = typeof width === 'string' ? width : ' '.repeat(Math.max(0, Math.trunc(Number(width) || 0)));
+  // Python appends a newline before splitlines() so that a trailing newline survives. These are its breaks.
+  // eslint-disable-next-line no-control-regex
+  const lines = `${text}\n`.split(/\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/);
+  lines.pop();
+  let out: string;
+  if (blank) out = lines.join(`\n${pad}`);
+  else {
+    out = lines.shift() ?? '';
+    if (lines.length) out += `\n${lines.map((l) => (l ? pad + l : l)).join('\n')}`;
+  }
+  return first ? pad + out : out;
+}
+
 function b64(value: unknown): string {
   return Buffer.from(String(stripMarks(value ?? '')), 'utf8').toString('base64');
 }
@@ -340,7 +376,14 @@ function createEnvironment(dirs: readonly string[]): { env: nunjucks.Environment
     throwOnUndefined: true,
   });
   env.addFilter('tojson', (v: unknown) => markedJson(toJsonText(v)));
-  env.addFilter('dump', (v: unknown, spaces?: number) => markedJson(JSON.stringify(stripMarks(v), null, spaces).replace(/\n\s*/g, ' ')));
+  env.addFilter('dump', (v: unknown, spaces?: number) =>
+    markedJson(
+      JSON.stringify(stripMarks(v), null, spaces)
+        .replace(/\n\s*/g, ' ')
+        // JSON leaves these raw; YAML 1.1 readers would break the line there (see YAML11_BREAK).
+        .replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    ),
+  );
   // `{{ image | required }}` or `{{ image | required("the container image") }}`: a clear error when missing.
   env.addFilter('required', (v: unknown, what?: string) => {
     if (v === undefined || v === null || v === '') {
@@ -350,6 +393,11 @@ function createEnvironment(dirs: readonly string[]): { env: nunjucks.Environment
     return v;
   });
   env.addFilter('yaml', (v: unknown) => markedJson(toYamlFlow(v)));
+  // Re-indenting or trimming template-made text (a macro's output, a `{% filter %}` body) keeps it
+  // template-made: only whitespace outside the values changes, and the values inside stay marked and
+  // checked. Without this, `{{ macro() | indent(12) }}` would print the macro's YAML as one quoted value.
+  env.addFilter('indent', (v: unknown, ...args: unknown[]) => keepTrust(v, jinjaIndent(String(v ?? ''), ...indentArgs(args))));
+  env.addFilter('trim', (v: unknown) => keepTrust(v, String(v ?? '').trim()));
   env.addFilter('b64encode', (v: unknown) => b64(v));
   for (const name of ['e', 'escape', 'forceescape']) {
     env.addFilter(name, () => {
@@ -411,7 +459,9 @@ function splitSlots(marked: string, template: string): Part[] {
   return parts;
 }
 
-const SCALAR_START = new Set([':', '-', '?', ',', '[', '{']);
+/** After these a new scalar may start at once; `:`, `-` and `?` are indicators only when a blank follows. */
+const FLOW_START = new Set([',', '[', '{']);
+const BLANK_INDICATORS = new Set([':', '-', '?']);
 
 /** Finds each slot's YAML context by scanning the template text around it (slots are opaque). */
 function scanContexts(parts: Part[]): void {
@@ -421,6 +471,9 @@ function scanContexts(parts: Part[]): void {
   let lineIndent = 0; // indentation of the current line
   let atLineStart = true; // only spaces so far on this line
   let prevNonSpace = ''; // previous non-space char on this line ('' = none)
+  let blankBefore = false; // the previous char on this line is a space or tab
+  // Does a scalar start here? `pre-{{ v }}` and `pre-"x"` continue a scalar; `- {{ v }}` and `[{{ v }}` start one.
+  const scalarStarts = () => FLOW_START.has(prevNonSpace) || (BLANK_INDICATORS.has(prevNonSpace) && blankBefore);
   let lineText = ''; // current line's content (slots as 'x'), to spot block scalar indicators
   let flowDepth = 0;
   let blockParentIndent = -1; // >= 0 while inside a block scalar
@@ -438,6 +491,7 @@ function scanContexts(parts: Part[]): void {
     lineIndent = 0;
     atLineStart = true;
     prevNonSpace = '';
+    blankBefore = false;
     lineText = '';
     inBlockLine = false;
   };
@@ -461,10 +515,11 @@ function scanContexts(parts: Part[]): void {
       else if (state === 'double' || state === 'single' || state === 'comment') part.context = state;
       else {
         part.context = 'plain';
-        if (atLineStart || SCALAR_START.has(prevNonSpace)) pendingWhole = part;
+        if (atLineStart || scalarStarts()) pendingWhole = part;
       }
       atLineStart = false;
       prevNonSpace = 'x';
+      blankBefore = false;
       lineText += 'x';
       continue;
     }
@@ -519,13 +574,14 @@ function scanContexts(parts: Part[]): void {
         case 'comment':
           break;
         case 'plain':
-          if ((c === '"' || c === "'") && (wasLineStart || SCALAR_START.has(prevNonSpace))) state = c === '"' ? 'double' : 'single';
-          else if (c === '#' && (wasLineStart || /\s/.test(part[i - 1] ?? ' '))) state = 'comment';
-          else if ((c === '[' || c === '{') && (wasLineStart || SCALAR_START.has(prevNonSpace))) flowDepth++;
+          if ((c === '"' || c === "'") && (wasLineStart || scalarStarts())) state = c === '"' ? 'double' : 'single';
+          else if (c === '#' && (wasLineStart || blankBefore)) state = 'comment';
+          else if ((c === '[' || c === '{') && (wasLineStart || scalarStarts())) flowDepth++;
           else if ((c === ']' || c === '}') && flowDepth > 0) flowDepth--;
           break;
       }
       if (c !== ' ' && c !== '\t') prevNonSpace = c;
+      blankBefore = c === ' ' || c === '\t';
     }
   }
   decideWhole('');
@@ -538,7 +594,7 @@ function plainSafe(value: string, flow: boolean): boolean {
   let ok = plainSafeCache.get(key);
   if (ok === undefined) {
     try {
-      if (value === '' || /[\r\n]/.test(value)) ok = false;
+      if (value === '' || /[\r\n\u0085\u2028\u2029]/.test(value)) ok = false;
       else if (flow) ok = deepEqual(yaml.load(`[${value}]`, { schema: yaml.FAILSAFE_SCHEMA }), [value]);
       else ok = deepEqual(yaml.load(`k: ${value}`, { schema: yaml.FAILSAFE_SCHEMA }), { k: value });
     } catch {
@@ -622,6 +678,25 @@ function slotsIn(node: unknown, into: Set<number>): void {
   }
 }
 
+/**
+ * The key a probe key stands for. A key that is one yaml/tojson output (`{{ k | tojson }}: v`) is the
+ * scalar that output reads as; a mapping or list there is not a key (returns a key no tree holds).
+ */
+function expectedKey(probeKey: string, slots: Slot[]): string {
+  const whole = /^Qz9tkjslot(\d+)Qz9$/.exec(probeKey);
+  const slot = whole ? slots[Number(whole[1])]! : undefined;
+  if (slot?.kind === 'json') {
+    let v: unknown;
+    try {
+      v = yaml.load(slot.value, { schema: yaml.FAILSAFE_SCHEMA });
+    } catch {
+      v = undefined;
+    }
+    return typeof v === 'string' ? v : probeKey;
+  }
+  return probeKey.replace(TOKEN_RE, (_, i: string) => slots[Number(i)]!.value);
+}
+
 function compareTrees(probe: unknown, real: unknown, slots: Slot[], where: string): Mismatch | null {
   const fail = (): Mismatch => {
     const s = new Set<number>();
@@ -658,7 +733,7 @@ function compareTrees(probe: unknown, real: unknown, slots: Slot[], where: strin
   const probeEntries = Object.entries(probe as Record<string, unknown>);
   if (probeEntries.length !== Object.keys(realObj).length) return fail();
   for (const [pk, pv] of probeEntries) {
-    const key = pk.replace(TOKEN_RE, (_, i: string) => slots[Number(i)]!.value);
+    const key = expectedKey(pk, slots);
     if (!Object.prototype.hasOwnProperty.call(realObj, key)) {
       const s = new Set<number>();
       slotsIn(pk, s);
@@ -684,7 +759,9 @@ function parseProbe(text: string): unknown[] {
 const SUSPICIOUS = /[\n\r:#\-{}[\],&*!|>'"%@`\\\u2028\u2029]|^\s|\s$|^$/;
 
 function describeValue(value: string, values: Record<string, unknown>): string {
-  const shown = value.length > 60 ? `${JSON.stringify(value.slice(0, 57))}...` : JSON.stringify(value);
+  // JSON, with the characters it leaves raw but a terminal does not show (C1 controls, U+2028/9) escaped.
+  const json = (v: string) => JSON.stringify(v).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const shown = value.length > 60 ? `${json(value.slice(0, 57))}...` : json(value);
   const where = findValuePath(values, value);
   return where ? `value ${shown} (${where})` : `value ${shown}`;
 }
@@ -709,15 +786,16 @@ function lineAt(text: string, line: number): string {
   return (text.split('\n')[line] ?? '').trim().slice(0, 120);
 }
 
-function unsafeValueError(template: string, slot: Slot, values: Record<string, unknown>, where: string): KubernetesJobsError {
+function unsafeValueError(template: string, slot: Slot, values: Record<string, unknown>, where: string, why?: string): KubernetesJobsError {
   const hint =
-    slot.kind === 'json'
+    why ??
+    (slot.kind === 'json'
       ? 'the serialised value does not fit where it is placed (a yaml/tojson output inside quotes?)'
       : slot.context === 'single'
         ? 'it cannot be written inside single quotes; use double quotes in the template'
         : slot.context === 'block' || slot.context === 'comment'
           ? "it would leave its block; use '| indent(N)' for multi-line text or '| tojson'"
-          : `quote it in the template ("{{ ... }}") or use '| tojson'`;
+          : `quote it in the template ("{{ ... }}") or use '| tojson'`);
   return templateError(
     `template '${template}': ${describeValue(slot.value, values)} would change the manifest's structure${where ? ` at ${where}` : ''}: ${hint}`,
     { template, value: slot.value, context: slot.context },
@@ -807,10 +885,48 @@ export function writeRendered(dir: string, fileName: string, yamlText: string): 
   return file;
 }
 
+/**
+ * Characters that YAML 1.1 readers take as line breaks and YAML 1.2 readers (js-yaml) take as ordinary
+ * text: NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR. kubectl reads manifests with go-yaml (through
+ * sigs.k8s.io/yaml), a YAML 1.1 reader, so in a comment, a block scalar, a plain or a single-quoted
+ * scalar one of them can end the line there and start new structure that js-yaml never sees.
+ */
+const YAML11_BREAK = /[\u0085\u2028\u2029]/;
+
+/**
+ * The rendered text may hold none of {@link YAML11_BREAK} raw, so that js-yaml and kubectl agree on
+ * where every line ends. Values keep them only escaped: in double quotes (`\u2028`), as a whole plain
+ * scalar (which is then double-quoted), or through `tojson`/`yaml`. Anywhere else the render fails,
+ * naming the value, or the template line when the template's own text holds one.
+ */
+function checkLineBreaks(real: string, ranges: { start: number; end: number; slot: number }[], slots: Slot[], template: string, values: Record<string, unknown>): void {
+  const found = YAML11_BREAK.exec(real);
+  if (!found) return;
+  const code = `U+${found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  const range = ranges.find((r) => found.index >= r.start && found.index < r.end);
+  if (range) {
+    throw unsafeValueError(
+      template,
+      slots[range.slot]!,
+      values,
+      '',
+      `it holds ${code}, a line break for YAML 1.1 readers such as kubectl, which only double quotes can escape; write "{{ ... }}" in the template or use '| tojson'`,
+    );
+  }
+  const line = real.slice(0, found.index).split('\n').length;
+  throw templateError(
+    `template '${template}': rendered line ${line} holds ${code} in the template's own text, a line break for YAML 1.1 readers such as kubectl but not for this renderer's YAML reader; write it as "\\u${code.slice(2).toLowerCase()}" inside double quotes`,
+    { template, line },
+  );
+}
+
 function checkStructure(marked: string, template: string, values: Record<string, unknown>): { text: string; docs: unknown[] } {
   const parts = splitSlots(marked, template);
   const slots = parts.filter((p): p is Slot => typeof p !== 'string');
-  if (slots.length === 0) return { text: marked, docs: parseReal(marked, template) };
+  if (slots.length === 0) {
+    checkLineBreaks(marked, [], slots, template, values);
+    return { text: marked, docs: parseReal(marked, template) };
+  }
   scanContexts(parts);
   let real = '';
   let probe = '';
@@ -827,6 +943,7 @@ function checkStructure(marked: string, template: string, values: Record<string,
       probe += token(n++);
     }
   }
+  checkLineBreaks(real, ranges, slots, template, values);
   let probeDocs: unknown[];
   try {
     probeDocs = parseProbe(probe);
