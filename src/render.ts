@@ -309,7 +309,11 @@ function pyJson(v: unknown): string {
 
 const PY_ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
 function pyString(s: string): string {
-  return `"${s.replace(/[\\"<>&']|[^\x20-\x7e]/g, (c) => PY_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`;
+  // Unlike Python, characters beyond U+FFFF stay raw: YAML readers other than js-yaml (kubectl's go-yaml)
+  // refuse the surrogate-pair escapes ("\\ud83c\\udf89") that json.dumps writes for them.
+  return `"${s.replace(/[\ud800-\udbff][\udc00-\udfff]|[\\"<>&']|[^\x20-\x7e]/g, (c) =>
+    c.length === 2 ? c : (PY_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  )}"`;
 }
 
 function toYamlFlow(value: unknown): string {
@@ -380,7 +384,7 @@ function createEnvironment(dirs: readonly string[]): { env: nunjucks.Environment
     markedJson(
       JSON.stringify(stripMarks(v), null, spaces)
         .replace(/\n\s*/g, ' ')
-        // JSON leaves these raw; YAML 1.1 readers would break the line there (see YAML11_BREAK).
+        // JSON leaves these raw; YAML 1.1 readers would break the line there (see YAML11_DIFFERENT).
         .replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
     ),
   );
@@ -805,9 +809,13 @@ function unsafeValueError(template: string, slot: Slot, values: Record<string, u
 // ---------------------------------------------------------------------------------------------
 // Rendering.
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function checkValues(values: unknown, at = 'values'): void {
   if (typeof values === 'string') {
     if (RESERVED.test(values)) throw templateError(`${at} contains a private-use character (U+E000-U+E003) reserved by the renderer`);
+    // No UTF-8 file can hold it, and kubectl refuses its escape.
+    if (LONE_SURROGATE.test(values)) throw templateError(`${at} is not valid Unicode (it holds a lone UTF-16 surrogate)`);
   } else if (Array.isArray(values)) values.forEach((v, i) => checkValues(v, `${at}[${i}]`));
   else if (values && typeof values === 'object') {
     for (const [k, v] of Object.entries(values)) {
@@ -886,45 +894,46 @@ export function writeRendered(dir: string, fileName: string, yamlText: string): 
 }
 
 /**
- * Characters that YAML 1.1 readers take as line breaks and YAML 1.2 readers (js-yaml) take as ordinary
- * text: NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR. kubectl reads manifests with go-yaml (through
- * sigs.k8s.io/yaml), a YAML 1.1 reader, so in a comment, a block scalar, a plain or a single-quoted
- * scalar one of them can end the line there and start new structure that js-yaml never sees.
+ * Characters on which kubectl's reading and the renderer's differ. kubectl reads manifests with go-yaml
+ * (through sigs.k8s.io/yaml), a YAML 1.1 reader:
+ * - NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR are line breaks for it and ordinary text for js-yaml
+ *   (YAML 1.2), so in a comment, a block scalar, a plain or a single-quoted scalar one of them ends
+ *   the line there and can start structure that js-yaml never sees;
+ * - outside tab, LF, CR, NEL and the printable ranges it refuses the whole file ("control characters
+ *   are not allowed"), where js-yaml lets some through (in comments, for example).
  */
 const YAML11_BREAK = /[\u0085\u2028\u2029]/;
+const YAML11_DIFFERENT = /[\u0085\u2028\u2029]|[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u;
 
 /**
- * The rendered text may hold none of {@link YAML11_BREAK} raw, so that js-yaml and kubectl agree on
- * where every line ends. Values keep them only escaped: in double quotes (`\u2028`), as a whole plain
- * scalar (which is then double-quoted), or through `tojson`/`yaml`. Anywhere else the render fails,
- * naming the value, or the template line when the template's own text holds one.
+ * The rendered text may hold none of {@link YAML11_DIFFERENT} raw, so that js-yaml and kubectl agree on
+ * where every line ends and both read the file. Values keep such characters only escaped: in double
+ * quotes (`\u2028`), as a whole plain scalar (which is then double-quoted), or through `tojson`/`yaml`.
+ * Anywhere else the render fails, naming the value, or the template line when the template's own text
+ * holds one.
  */
-function checkLineBreaks(real: string, ranges: { start: number; end: number; slot: number }[], slots: Slot[], template: string, values: Record<string, unknown>): void {
-  const found = YAML11_BREAK.exec(real);
+function checkYaml11Text(real: string, ranges: { start: number; end: number; slot: number }[], slots: Slot[], template: string, values: Record<string, unknown>): void {
+  const found = YAML11_DIFFERENT.exec(real);
   if (!found) return;
-  const code = `U+${found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  const hex = found[0].codePointAt(0)!.toString(16).padStart(4, '0');
+  const code = `U+${hex.toUpperCase()}`;
+  const what = YAML11_BREAK.test(found[0]) ? `${code}, a line break for YAML 1.1 readers such as kubectl` : `${code}, a character kubectl refuses unescaped`;
   const range = ranges.find((r) => found.index >= r.start && found.index < r.end);
   if (range) {
-    throw unsafeValueError(
-      template,
-      slots[range.slot]!,
-      values,
-      '',
-      `it holds ${code}, a line break for YAML 1.1 readers such as kubectl, which only double quotes can escape; write "{{ ... }}" in the template or use '| tojson'`,
-    );
+    throw unsafeValueError(template, slots[range.slot]!, values, '', `it holds ${what}, which only double quotes can escape; write "{{ ... }}" in the template or use '| tojson'`);
   }
   const line = real.slice(0, found.index).split('\n').length;
-  throw templateError(
-    `template '${template}': rendered line ${line} holds ${code} in the template's own text, a line break for YAML 1.1 readers such as kubectl but not for this renderer's YAML reader; write it as "\\u${code.slice(2).toLowerCase()}" inside double quotes`,
-    { template, line },
-  );
+  throw templateError(`template '${template}': rendered line ${line} holds ${what}, in the template's own text; write it as "\\u${hex}" inside double quotes`, {
+    template,
+    line,
+  });
 }
 
 function checkStructure(marked: string, template: string, values: Record<string, unknown>): { text: string; docs: unknown[] } {
   const parts = splitSlots(marked, template);
   const slots = parts.filter((p): p is Slot => typeof p !== 'string');
   if (slots.length === 0) {
-    checkLineBreaks(marked, [], slots, template, values);
+    checkYaml11Text(marked, [], slots, template, values);
     return { text: marked, docs: parseReal(marked, template) };
   }
   scanContexts(parts);
@@ -943,7 +952,7 @@ function checkStructure(marked: string, template: string, values: Record<string,
       probe += token(n++);
     }
   }
-  checkLineBreaks(real, ranges, slots, template, values);
+  checkYaml11Text(real, ranges, slots, template, values);
   let probeDocs: unknown[];
   try {
     probeDocs = parseProbe(probe);
@@ -977,16 +986,32 @@ function checkStructure(marked: string, template: string, values: Record<string,
 }
 
 /**
- * Manifests are read the way kubectl reads them (YAML 1.1 style): yes/no/on/off/y/n are booleans and a
- * leading zero means octal (`defaultMode: 0644`); otherwise YAML 1.2's core schema (no timestamps, no
- * sexagesimal numbers).
+ * A plain scalar that starts with a digit or a sign, read as a number the way go-yaml v2 (kubectl's
+ * reader, through sigs.k8s.io/yaml) reads it: underscores dropped, then Go's integer syntax (`0x1F`,
+ * `0o17`, `0b101`, a leading zero for octal as in `defaultMode: 0644`), then a YAML-style float.
+ */
+function goYamlNumber(s: string): number | typeof yaml.NOT_RESOLVED {
+  const p = s.replace(/_/g, '');
+  const int = /^([-+]?)(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|0([0-7]+)|([1-9][0-9]*|0))$/.exec(p);
+  if (int) {
+    const [, sign, hex, oct, bin, legacyOct, dec] = int;
+    const n = hex ? parseInt(hex, 16) : oct ? parseInt(oct, 8) : bin ? parseInt(bin, 2) : legacyOct ? parseInt(legacyOct, 8) : parseInt(dec!, 10);
+    return sign === '-' ? -n : n;
+  }
+  return /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(p) ? parseFloat(p) : yaml.NOT_RESOLVED;
+}
+
+/**
+ * Manifests are read the way kubectl reads them (YAML 1.1 style): yes/no/on/off/y/n are booleans and
+ * numbers are go-yaml's ({@link goYamlNumber}); otherwise YAML 1.2's core schema (no timestamps, no
+ * sexagesimal numbers). test/integration/render-kubectl.test.ts checks this against kubectl itself.
  */
 const KUBE_SCHEMA = yaml.CORE_SCHEMA.withTags(
   yaml.boolYaml11Tag,
   yaml.defineScalarTag('tag:yaml.org,2002:int', {
     implicit: true,
-    implicitFirstChars: ['0', '-', '+'],
-    resolve: (s: string) => (/^[-+]?0[0-7]+$/.test(s) ? parseInt(s, 8) : yaml.NOT_RESOLVED),
+    implicitFirstChars: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '-', '+'],
+    resolve: goYamlNumber,
     identify: () => false,
   }),
 );
@@ -1006,7 +1031,8 @@ function changesMeaning(value: string): boolean {
     } catch {
       v = value;
     }
-    changes = v === null || (typeof v === 'boolean' && !/^(true|false|True|False|TRUE|FALSE)$/.test(value)) || (typeof v === 'number' && !Number.isFinite(v));
+    // `<<` is a merge key for kubectl's reader (YAML 1.1), a plain string for js-yaml's core schema.
+    changes = value === '<<' || v === null || (typeof v === 'boolean' && !/^(true|false|True|False|TRUE|FALSE)$/.test(value)) || (typeof v === 'number' && !Number.isFinite(v));
     if (meaningCache.size > 10_000) meaningCache.clear();
     meaningCache.set(value, changes);
   }

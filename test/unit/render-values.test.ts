@@ -4,16 +4,7 @@ import * as yaml from 'js-yaml';
 import { renderTemplate } from '../../src/render.js';
 import { KubernetesJobsError } from '../../src/errors.js';
 import { tempDir } from '../helpers/tmp.js';
-
-const HOSTILE: string[] = [
-  'a: b', 'a:b', 'key: value\nother: x', '- item', '-', '---', '--- \nkind: Secret', '...', '{a: 1}', '[1, 2]',
-  '{', '}', '[', ']', '# comment', 'a #b', 'a# b', '&anchor', '*alias', '!!binary', '!tag x', "it's", "'quoted'",
-  '"dq"', 'back\\slash', '\\n literal', 'line1\nline2', 'trailing\n', '\r', 'cr\rlf', 'a\u2028b', 'a\u2029b',
-  '\u0085nel', 'tab\there', ' leading', 'trailing ', '', '|', '>', '|\n  block', '%TAG ! x', '@at', '`tick',
-  ',comma', 'a, b', '? q', '{{ 7*7 }}', '{% raw %}', 'x\n---\napiVersion: v1\nkind: Secret', '\ufeffbom',
-  'emoji 🎉', 'a\tb: c', '"unterminated', "'unterminated", 'x\n  nested: true', '!!python/object:os.system',
-  'a\u0000b', '\x7fdel', '0x1F', '<script>',
-];
+import { HOSTILE } from '../helpers/hostile-values.js';
 
 // Each context: a template line with the slot, and how to read the scalar back from the parsed (failsafe) Job.
 interface Ctx {
@@ -213,7 +204,7 @@ describe('YAML 1.1 line breaks (U+0085, U+2028, U+2029) in values', () => {
     expect(r.job.metadata?.namespace).toBeUndefined();
   });
   test("the template's own text may not hold one either", () => {
-    expect(() => renderTemplate('raw-in-template.yaml', { templateDirs: [t.dir], values: {} })).toThrow(/rendered line 5 holds U\+2028 in the template's own text/);
+    expect(() => renderTemplate('raw-in-template.yaml', { templateDirs: [t.dir], values: {} })).toThrow(/rendered line 5 holds U\+2028, a line break for YAML 1.1 readers such as kubectl, in the template's own text/);
   });
 });
 
@@ -298,5 +289,56 @@ spec: {template: {spec: {restartPolicy: Never, containers: [{name: main, image: 
     expect(r.job.metadata?.annotations).toEqual({ a: 'k: v', b: 'xk: v' });
     const multi = renderTemplate('untrusted.yaml', { templateDirs: [t.dir], values: { v: 'x\n    evil: true' } });
     expect(multi.job.metadata?.annotations).toEqual({ a: 'x\n        evil: true', b: 'xx\n        evil: true' });
+  });
+});
+
+// Where js-yaml alone would let through what kubectl reads differently or refuses (the integration test
+// render-kubectl.test.ts reads every case with kubectl itself).
+describe("kubectl's YAML 1.1 reading, beyond line breaks", () => {
+  const t = tempDir({
+    'k.yaml': `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: demo # from {{ v }}
+  annotations:
+    {{ v }}: key
+    json: {{ v | tojson }}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: main, image: busybox, args: [{{ v }}]}]
+`,
+  });
+  afterAll(t.cleanup);
+  const render = (v: string) => renderTemplate('k.yaml', { templateDirs: [t.dir], values: { v } });
+  test('a character kubectl refuses raw (DEL, C1, C0) is refused where it cannot be escaped', () => {
+    for (const v of ['a\x7fb', 'a\x90b', 'a\x01b']) expect(() => render(v)).toThrow(/a character kubectl refuses unescaped/);
+  });
+  test('`<<` (a merge key for YAML 1.1) is quoted', () => {
+    const r = render('<<');
+    expect(r.yaml).toContain('"<<": key');
+    expect(r.job.metadata?.annotations?.['<<']).toBe('key');
+  });
+  test('tojson writes characters beyond U+FFFF raw (kubectl refuses surrogate-pair escapes)', () => {
+    const r = render('🎉');
+    expect(r.yaml).toContain('json: "🎉"');
+    expect(r.job.metadata?.annotations?.json).toBe('🎉');
+  });
+  test('a lone surrogate is not valid Unicode and is refused up front', () => {
+    expect(() => render('a\ud800b')).toThrow(/values\.v is not valid Unicode/);
+  });
+  test.each([
+    ['0x1F', 31],
+    ['0o17', 15],
+    ['0b101', 5],
+    ['1_000', 1000],
+    ['0644', 420],
+    ['-012', -10],
+    ['08', 8],
+    ['1e3', 1000],
+    ['12', 12],
+  ])('plain %s reads as the number %d, as kubectl reads it', (v, n) => {
+    expect((render(v).job.spec.template.spec.containers[0] as any).args).toEqual([n]);
   });
 });
