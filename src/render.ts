@@ -21,6 +21,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
 import * as yaml from 'js-yaml';
@@ -186,9 +187,20 @@ function stripMarks<T>(v: T): T {
   return v;
 }
 
+/**
+ * The hooks below replace nunjucks internals (runtime functions, the compiler's capture, Template's
+ * compile), so they are written for one nunjucks release: package.json pins it exactly, and another
+ * one (an npm override, a hoisted copy) is refused before any template renders rather than trusted.
+ */
+const NUNJUCKS_VERSION = '3.2.4';
+
 let hooksInstalled = false;
 function installHooks(): void {
   if (hooksInstalled) return;
+  const found = (createRequire(import.meta.url)('nunjucks/package.json') as { version?: string }).version;
+  if (found !== NUNJUCKS_VERSION) {
+    throw templateError(`the template renderer is built on nunjucks ${NUNJUCKS_VERSION} internals, but nunjucks ${found ?? '(unknown)'} is installed; install ${NUNJUCKS_VERSION}`);
+  }
   hooksInstalled = true;
   // Python-style members ({% for k, v in env.items() %}, list slices, True/False/None) as in Jinja.
   nj.installJinjaCompat();
