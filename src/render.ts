@@ -370,6 +370,17 @@ function jinjaIndent(text: string, width: number | string = 4, first = false, bl
   return first ? pad + out : out;
 }
 
+/** Jinja2's `trim(chars=None)`: Python's `str.strip`, of whitespace or of the given characters. */
+function jinjaTrim(text: string, chars: unknown): string {
+  if (typeof chars !== 'string' || chars === '') return text.trim();
+  const set = new Set(chars);
+  let start = 0;
+  let end = text.length;
+  while (start < end && set.has(text[start]!)) start++;
+  while (end > start && set.has(text[end - 1]!)) end--;
+  return text.slice(start, end);
+}
+
 function b64(value: unknown): string {
   return Buffer.from(String(stripMarks(value ?? '')), 'utf8').toString('base64');
 }
@@ -413,7 +424,7 @@ function createEnvironment(dirs: readonly string[]): { env: nunjucks.Environment
   // template-made: only whitespace outside the values changes, and the values inside stay marked and
   // checked. Without this, `{{ macro() | indent(12) }}` would print the macro's YAML as one quoted value.
   env.addFilter('indent', (v: unknown, ...args: unknown[]) => keepTrust(v, jinjaIndent(String(v ?? ''), ...indentArgs(args))));
-  env.addFilter('trim', (v: unknown) => keepTrust(v, String(v ?? '').trim()));
+  env.addFilter('trim', (v: unknown, chars?: unknown) => keepTrust(v, jinjaTrim(String(v ?? ''), chars)));
   env.addFilter('b64encode', (v: unknown) => b64(v));
   for (const name of ['e', 'escape', 'forceescape']) {
     env.addFilter(name, () => {

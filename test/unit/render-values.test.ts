@@ -240,6 +240,16 @@ spec:
           command:
 {{ envs(v) | trim | indent(12, first=true) }}
 `,
+    'trim.yaml': `{% macro m() %}--x: {{ v }}--{% endmacro %}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  labels:
+    {{ m() | trim("-") }}
+  annotations:
+    a: {{ "xxhixx" | trim("x") }}
+spec: {template: {spec: {restartPolicy: Never, containers: [{name: main, image: busybox}]}}}
+`,
     'untrusted.yaml': `apiVersion: batch/v1
 kind: Job
 metadata:
@@ -283,6 +293,13 @@ spec: {template: {spec: {restartPolicy: Never, containers: [{name: main, image: 
     expect(c.args).toEqual([v, 'fixed']);
     expect(c.command).toEqual(c.env);
     expect(Object.keys(job).sort()).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
+  });
+  test("trim(chars) strips those characters, as Jinja2's does, and keeps template text template text", () => {
+    const r = renderTemplate('trim.yaml', { templateDirs: [t.dir], values: { v: 'hello' } });
+    expect(r.job.metadata?.labels).toEqual({ x: 'hello' });
+    expect(r.job.metadata?.annotations).toEqual({ a: 'hi' });
+    // The value inside stays one value.
+    expect(renderTemplate('trim.yaml', { templateDirs: [t.dir], values: { v: 'a\ny: z' } }).job.metadata?.labels).toEqual({ x: 'a\ny: z' });
   });
   test('indenting a value, or text mixed with one, leaves it a value', () => {
     const r = renderTemplate('untrusted.yaml', { templateDirs: [t.dir], values: { v: 'k: v' } });
