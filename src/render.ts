@@ -15,6 +15,14 @@
  *    are parsed with YAML's failsafe schema (every scalar a string). The real tree must equal the
  *    probe tree with each token replaced by its value; otherwise the render fails naming the value.
  *    So a value lands as exactly one scalar equal to itself, or rendering fails.
+ * 4. The written text must read the same to kubectl, whose reader (go-yaml, YAML 1.1) takes U+0085,
+ *    U+2028 and U+2029 as line breaks and refuses raw control characters: the rendered text holds none
+ *    of them raw (values keep them only escaped), and manifests are parsed with kubectl's YAML 1.1
+ *    booleans and numbers. test/integration/render-kubectl.test.ts checks this with kubectl itself.
+ *
+ * Template-made text (a `{% set %}` capture, a macro's output, a `{% filter %}` body) stays template
+ * text through `indent` and `trim`, which only add or strip characters outside the values, so
+ * `{{ macro() | indent(12) }}` builds the same YAML structure as in Jinja2.
  *
  * The `yaml`/`tojson` filters serialise a value explicitly (a string becomes one quoted scalar, a list
  * or mapping a flow collection); their output is checked the same way against the value it came from.
