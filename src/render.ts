@@ -21,8 +21,9 @@
  *    booleans and numbers. test/integration/render-kubectl.test.ts checks this with kubectl itself.
  *
  * Template-made text (a `{% set %}` capture, a macro's output, a `{% filter %}` body) stays template
- * text through `indent` and `trim`, which only add or strip characters outside the values, so
- * `{{ macro() | indent(12) }}` builds the same YAML structure as in Jinja2.
+ * text through `indent` and `trim` (they only pad line starts and strip the ends), so
+ * `{{ macro() | indent(12) }}` builds the same YAML structure as in Jinja2. As in Jinja2, `indent` also
+ * pads the lines of a multi-line value inside; that value is still checked as one value.
  *
  * The `yaml`/`tojson` filters serialise a value explicitly (a string becomes one quoted scalar, a list
  * or mapping a flow collection); their output is checked the same way against the value it came from.
