@@ -338,6 +338,7 @@ interface PendingActivity {
 /** Children described per poll at most (a huge fan-out has many; the first ones show the pods). */
 const MAX_CHILDREN_DESCRIBED = 20;
 const POLL_MS = 500;
+const QUERY_TIMEOUT_MS = 3_000;
 
 /**
  * Follows a started DAG: the `dagState` query for step states, `describe` of the workflow and its
@@ -425,6 +426,11 @@ class DagFollower {
     );
   }
 
+  /** The `dagState` query's answer, or undefined when no worker answers within a few seconds. */
+  private queryState(): Promise<DagResult | undefined> {
+    return this.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => this.handle.query<DagResult>(DAG_STATE_QUERY)).catch(() => undefined);
+  }
+
   /** Heartbeats of pending activities: running Jobs (pods) and their recent log lines. */
   private onPending(activities: readonly PendingActivity[], jobs: RunningJob[]): void {
     for (const a of activities) {
@@ -443,17 +449,17 @@ class DagFollower {
     }
   }
 
-  /** One look: the query, and describe of the workflow and its pending children. Returns whether a worker has it. */
+  /** One look: describe of the workflow and its pending children, and the query. Returns whether a worker has run it. */
   private async poll(): Promise<boolean> {
-    const [state, desc] = await Promise.all([
-      this.handle.query<DagResult>(DAG_STATE_QUERY).catch(() => undefined),
-      this.handle.describe().catch((err: unknown) => {
-        if (this.o.verbose) this.io.err(`note: describe failed: ${firstLine(err)}\n`);
-        return undefined;
-      }),
-    ]);
+    const desc = await this.handle.describe().catch((err: unknown) => {
+      if (this.o.verbose) this.io.err(`note: describe failed: ${firstLine(err)}\n`);
+      return undefined;
+    });
+    if (!desc) return true;
+    // A query waits for a worker (30 s when there is none): only once a worker ran the workflow's
+    // first task (started, task scheduled, started, completed), and never for long.
+    const state = desc.historyLength >= 4 ? await this.queryState() : undefined;
     if (state) this.state = state;
-    if (!desc) return state !== undefined;
     const jobs: RunningJob[] = [];
     this.onPending((desc.raw.pendingActivities ?? []) as PendingActivity[], jobs);
     const children = (desc.raw.pendingChildren ?? []).filter((c) => c.workflowId);
@@ -468,8 +474,7 @@ class DagFollower {
     );
     for (const d of described) if (d) this.onPending((d.raw.pendingActivities ?? []) as PendingActivity[], jobs);
     this.jobs = jobs;
-    const picked = state !== undefined || (desc.raw.pendingActivities ?? []).some((a) => a.state !== 1); // 1 = SCHEDULED
-    return picked;
+    return desc.historyLength >= 4;
   }
 
   async follow(workerRun: Promise<void> | undefined): Promise<number> {
@@ -511,7 +516,7 @@ class DagFollower {
     const detail = f?.details?.[0];
     const isResult = (x: unknown): x is DagResult => typeof x === 'object' && x !== null && 'steps' in x && 'status' in x;
     let final: DagResult | undefined = done.ok ? done.result : f?.type === 'DagFailed' && isResult(detail) ? detail : undefined;
-    final ??= await this.handle.query<DagResult>(DAG_STATE_QUERY).catch(() => this.state);
+    final ??= (await this.queryState()) ?? this.state;
     this.view.update(final, []);
     this.view.detach();
     if (final && final.status !== 'Running') this.io.out(`${summaryLine(this.dag, final)}\n`);
