@@ -189,6 +189,16 @@ export function summaryLine(dag: Pick<Dag, 'steps' | 'onExit'>, state: DagResult
 }
 
 /**
+ * The step lines that fit a terminal of `rows` rows (the cursor cannot move back up past the top
+ * of the screen, so a taller block could not be redrawn in place): the first ones, then a count.
+ */
+export function fitToHeight(lines: readonly string[], rows: number): string[] {
+  const max = Math.max(2, rows - 1);
+  if (lines.length <= max) return [...lines];
+  return [...lines.slice(0, max - 1), `… ${lines.length - (max - 1)} more steps`];
+}
+
+/**
  * Terminal output that replaces the `drawn` step lines printed last with `logLines` (which then
  * scroll above) and the new `statusLines` (ANSI: cursor up, clear to the end of the screen).
  */

@@ -11,7 +11,7 @@ import { templateProblem } from '../render.js';
 import { mergeValues } from '../values.js';
 import { InvalidDagError, validateDag } from '../workflow/dag.js';
 import { type Io, UsageError, checkTemplateDirs, parse, renderOptions, stdio, valuesFromArgs } from './common.js';
-import { ON_EXIT, frame, logPrefix, statusChangeLines, stepLines, stepOfActivity, summaryLine, type RunningJob } from './dag-view.js';
+import { ON_EXIT, fitToHeight, frame, logPrefix, statusChangeLines, stepLines, stepOfActivity, summaryLine, type RunningJob } from './dag-view.js';
 import { ProgressPrinter, describeFailure, type HeartbeatDetails } from './run.js';
 import {
   CONNECTION_USAGE,
@@ -249,7 +249,7 @@ export async function startAndFollowDag(o: DagOptions, io: Io, env: NodeJS.Proce
       return 0;
     }
     const tty = io === stdio && !!process.stdout.isTTY;
-    const view = tty ? new TerminalView(io, dag, () => process.stdout.columns || 100) : new PlainView(io, dag);
+    const view = tty ? new TerminalView(io, dag, () => ({ columns: process.stdout.columns || 100, rows: process.stdout.rows || 40 })) : new PlainView(io, dag);
     return new DagFollower({ ...o, workflowId }, dag, client, connection, handle, io, view).follow(workerRun);
   });
 }
@@ -276,7 +276,7 @@ class TerminalView implements View {
   constructor(
     private readonly io: Io,
     private readonly dag: Dag,
-    private readonly columns: () => number,
+    private readonly size: () => { columns: number; rows: number },
   ) {}
 
   log(line: string): void {
@@ -286,7 +286,7 @@ class TerminalView implements View {
   update(state: DagResult | undefined, jobs: RunningJob[]): void {
     if (state) this.state = state;
     this.jobs = jobs;
-    const lines = stepLines(this.dag, this.state ?? { status: 'Running', steps: {} }, this.jobs, Date.now(), this.columns());
+    const lines = fitToHeight(stepLines(this.dag, this.state ?? { status: 'Running', steps: {} }, this.jobs, Date.now(), this.size().columns), this.size().rows);
     this.io.out(frame(this.drawn, this.pending, lines));
     this.pending = [];
     this.drawn = lines.length;

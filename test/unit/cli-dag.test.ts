@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Dag, DagResult } from '../../src/dag-types.js';
 import { UsageError, type Io } from '../../src/cli/common.js';
 import { DagFileError, dagWorkflowId, missingTemplates, parseDagArgs, parseDagText } from '../../src/cli/dag.js';
-import { elapsed, frame, itemSummary, logPrefix, podCounts, statusChangeLines, stepLines, stepOfActivity, summaryLine, truncate } from '../../src/cli/dag-view.js';
+import { elapsed, fitToHeight, frame, itemSummary, logPrefix, podCounts, statusChangeLines, stepLines, stepOfActivity, summaryLine, truncate } from '../../src/cli/dag-view.js';
 import { demoTarget, parseEnvFile } from '../../src/cli/demo.js';
 import { main } from '../../src/cli/index.js';
 import { MAX_INPUT_BYTES, checkInputSize, inputBytes, webUiLink } from '../../src/cli/session.js';
@@ -292,6 +292,15 @@ describe('dag: live view', () => {
       '[onExit] Cancelled: the DAG was cancelled',
     ]);
     expect(summaryLine(dag, end)).toBe('DAG Failed: 1 succeeded, 1 failed, 2 skipped; onExit cancelled');
+  });
+
+  it.each<[number, number, string[]]>([
+    [3, 10, ['s0', 's1', 's2']],
+    [5, 6, ['s0', 's1', 's2', 's3', 's4']],
+    [6, 6, ['s0', 's1', 's2', 's3', '… 2 more steps']],
+    [4, 1, ['s0', '… 3 more steps']],
+  ])('%d step lines on a terminal of %d rows', (n, rows, want) => {
+    expect(fitToHeight(Array.from({ length: n }, (_, i) => `s${i}`), rows)).toEqual(want);
   });
 
   it('the terminal frame replaces the step lines drawn last, log lines scroll above', () => {
