@@ -11,7 +11,7 @@ import { templateProblem } from '../render.js';
 import { mergeValues } from '../values.js';
 import { InvalidDagError, validateDag } from '../workflow/dag.js';
 import { type Io, UsageError, checkTemplateDirs, parse, renderOptions, stdio, valuesFromArgs } from './common.js';
-import { ON_EXIT, fitToHeight, frame, logPrefix, statusChangeLines, stepLines, stepOfActivity, summaryLine, type RunningJob } from './dag-view.js';
+import { ON_EXIT, fitToHeight, frame, itemProgressLines, logPrefix, statusChangeLines, stepLines, stepOfActivity, summaryLine, type RunningJob } from './dag-view.js';
 import { ProgressPrinter, describeFailure, type HeartbeatDetails } from './run.js';
 import {
   CONNECTION_USAGE,
@@ -299,9 +299,13 @@ class TerminalView implements View {
   }
 }
 
-/** Without a terminal: log lines and a line per step status change, appended. */
+/** Plain output shows a running forEach step's item counts at most this often. */
+const ITEM_PROGRESS_MS = 10_000;
+
+/** Without a terminal: log lines, a line per step status change and now and then item counts, appended. */
 class PlainView implements View {
   private state?: DagResult;
+  private readonly itemsPrinted = new Map<string, { at: number; text: string }>();
 
   constructor(
     private readonly io: Io,
@@ -315,6 +319,7 @@ class PlainView implements View {
   update(state: DagResult | undefined): void {
     if (!state) return;
     for (const l of statusChangeLines(this.dag, this.state, state)) this.io.out(`${l}\n`);
+    for (const l of itemProgressLines(state, this.itemsPrinted, Date.now(), ITEM_PROGRESS_MS)) this.io.out(`${l}\n`);
     this.state = state;
   }
 
