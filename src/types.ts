@@ -41,8 +41,8 @@ export interface KubernetesJobInput {
 
 /** What a downstream step's template sees of an upstream step. */
 export interface StepView {
-  /** The Job's name; a `forEach` step's list of Job names. */
-  jobName?: string | string[];
+  /** The Job's name; a `forEach` step's list of Job names; null when there is none (skipped, failed before creating). */
+  jobName?: string | string[] | null;
   status: 'Succeeded' | 'Failed' | 'Skipped' | 'Cancelled';
   /** The termination message (JSON-parsed); a `forEach` step's list of outputs. */
   output?: unknown;

@@ -5,18 +5,20 @@
  */
 import type { Dag, DagResult, DagStepState } from '../dag-types.js';
 import type { JobProgress } from '../types.js';
+import { parseStepActivityId } from '../workflow/dag.js';
 
 /** Name the view uses for the `onExit` step (step names are lowercase, so it cannot clash). */
 export const ON_EXIT = 'onExit';
 
-/** Which step (and `forEach` item) an activity runs: activity ids are `<step>`, `<step>-<index>` or `onExit`. */
+/** Which step (and `forEach` item) an activity runs: activity ids are `<step>`, `<step>[<index>]` or `onExit`. */
 export function stepOfActivity(activityId: string, dag: Pick<Dag, 'steps' | 'onExit'>): { step: string; index?: number } | undefined {
-  if (activityId === ON_EXIT && dag.onExit) return { step: ON_EXIT };
-  const exact = dag.steps[activityId];
-  if (exact && exact.forEach === undefined) return { step: activityId };
-  const m = /^(.+)-(\d+)$/.exec(activityId);
-  if (m && dag.steps[m[1]!]?.forEach !== undefined) return { step: m[1]!, index: Number(m[2]) };
-  return undefined;
+  if (activityId === ON_EXIT) return dag.onExit ? { step: ON_EXIT } : undefined;
+  const id = parseStepActivityId(activityId);
+  // Only the first runDag of a workflow (no prefix): that is what dagWorkflow runs.
+  if (!id || id.prefix !== '') return undefined;
+  const step = dag.steps[id.step];
+  if (!step || (step.forEach === undefined) !== (id.index === undefined)) return undefined;
+  return id.index === undefined ? { step: id.step } : { step: id.step, index: id.index };
 }
 
 /** Prefix of a step's log lines: `extract | `, `transform[3] | `. */
