@@ -52,7 +52,7 @@ proc_marker() { if [ "$1" = log-writer ]; then echo "$STACK_SCRIPTS_DIR/log-writ
 pid_is_ours() {
   local pid=$1 name=$2
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$(proc_marker "$name")"
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$(proc_marker "$name")"
 }
 
 # True if something accepts TCP connections on 127.0.0.1:$1.

@@ -4,9 +4,10 @@
 // kwok serves pod logs from CRI files mapped by ClusterLogs/Logs objects; a pod with no mapping
 // answers `no logs found`. This process watches every pod and:
 // - a pod with the annotation `kwok.temporal-k8s-jobs/logs` (lines separated by newlines) gets its
-//   own file and a `Logs` object (named like the pod, owned by it, so the garbage collector removes
-//   it with the pod). The lines are appended with real timestamps while the pod runs, spread over
-//   its `kwok.temporal-k8s-jobs/duration`: line i of n at start + i * duration / n. A pod seen
+//   own file (for its containers; init containers get an empty log) and a `Logs` object (named
+//   like the pod, owned by it, so the garbage collector removes it with the pod). The lines are
+//   appended with real timestamps while the pod runs, spread over its
+//   `kwok.temporal-k8s-jobs/duration`: line i of n at start + i * duration / n. A pod seen
 //   already finished gets its remaining lines at once.
 // - any other pod whose namespace has no ClusterLogs (test namespaces register one, see
 //   test/helpers/stack.ts) gets a `Logs` object pointing at an empty file, so it answers an empty log.
@@ -145,6 +146,9 @@ function writeDue(state, all) {
 /** Creates the pod's Logs object unless one exists (a test's, or ours from before a restart). */
 async function ensureLogsObject(pod, file) {
   const { namespace, name, uid } = pod.metadata;
+  // The lines go to the app containers; init containers get an empty log.
+  const containers = (pod.spec?.containers ?? []).map((c) => c.name);
+  const logs = file === emptyFile ? [{ logsFile: emptyFile }] : [{ containers, logsFile: file }, { logsFile: emptyFile }];
   const body = {
     apiVersion: 'kwok.x-k8s.io/v1alpha1',
     kind: 'Logs',
@@ -154,7 +158,7 @@ async function ensureLogsObject(pod, file) {
       labels: { [OWNER_LABEL]: 'true' },
       ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name, uid }],
     },
-    spec: { logs: [{ logsFile: file }] },
+    spec: { logs },
   };
   const base = `/apis/kwok.x-k8s.io/v1alpha1/namespaces/${namespace}/logs`;
   const res = await request('POST', base, body);
