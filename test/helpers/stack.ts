@@ -35,6 +35,11 @@ export const KWOK_ANNOTATIONS = {
   message: 'kwok.temporal-k8s-jobs/message',
   /** "ErrImagePull" | "ImagePullBackOff": never start; every container waits with that reason. */
   imagePull: 'kwok.temporal-k8s-jobs/image-pull',
+  /**
+   * Log lines (newline-separated), written by the stack's log writer (test/stack/log-writer.mjs)
+   * with real timestamps spread over the pod's `duration` while it runs.
+   */
+  logs: 'kwok.temporal-k8s-jobs/logs',
 } as const;
 
 export interface StackEnv {

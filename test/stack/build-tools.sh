@@ -19,6 +19,26 @@ export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 
 have() { [ -x "$STACK_BIN/$1" ]; }
 started=$(date +%s)
+mmss() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# step N WHAT FUNCTION: runs FUNCTION (in a subshell, so its cd stays there) with a progress line
+# every 30 s, and a line with its time when it is done. go builds print nothing for minutes; a first
+# `npm run demo` runs this, so the user must see that it is moving.
+TOTAL_STEPS=5
+step() {
+  local n=$1 what=$2 fn=$3 t0 ticker rc=0
+  t0=$(date +%s)
+  ( while sleep 30; do log "[$n/$TOTAL_STEPS] still building $what ($(mmss $(( $(date +%s) - t0 ))), total $(mmss $(( $(date +%s) - started ))))"; done ) 9>&- 8>&- &
+  ticker=$!
+  # In the background and waited for, not `( "$fn" ) || ...`: inside an || list bash ignores set -e,
+  # and a failing go command would not stop the step.
+  ( "$fn" ) 9>&- &
+  wait $! || rc=$?
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  [ "$rc" = 0 ] || die "building $what failed (exit $rc); run 'npm run stack:build' again to retry (it only builds what is missing)"
+  log "[$n/$TOTAL_STEPS] $what: ok ($(mmss $(( $(date +%s) - t0 ))), total $(mmss $(( $(date +%s) - started ))))"
+}
 
 build_temporal() {
   have temporal && return 0
@@ -87,11 +107,12 @@ copy_kwok_assets() {
   chmod -R u+w "$TOOLS_DIR/kwok-stages" "$TOOLS_DIR/kwok-crds"
 }
 
-build_temporal
-build_kwok
-build_etcd
-build_kubernetes
-copy_kwok_assets
+log "stack tools: $STACK_BIN (missing ones are built from source; first time ~8 min on 2 cores)"
+step 1 "Temporal CLI $TEMPORAL_CLI_VERSION" build_temporal
+step 2 "kwok $KWOK_VERSION" build_kwok
+step 3 "etcd $ETCD_VERSION" build_etcd
+step 4 "Kubernetes $KUBERNETES_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)" build_kubernetes
+step 5 "kwok stages and CRDs" copy_kwok_assets
 for b in temporal kwok etcd kube-apiserver kube-controller-manager kube-scheduler kubectl; do have "$b" || die "$b missing after build"; done
 [ -f "$TOOLS_DIR/kwok-crds/kwok.x-k8s.io_clusterlogs.yaml" ] || die "kwok CRDs missing after build"
 rm -rf "$WORK"

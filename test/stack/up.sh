@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Brings the local stack up on 127.0.0.1 (or reuses it if it is already up and healthy):
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (fake kubelet for 2 nodes)
-# and the Temporal dev server. Builds the tools first if they are missing (tens of minutes once).
-# Writes $STACK_DIR/env (KUBECONFIG, TEMPORAL_ADDRESS, STACK_BIN, STACK_LOGS_DIR, ...).
+# the Temporal dev server (with its Web UI) and the pod log writer (log-writer.mjs). Builds the tools first if they are missing (tens of minutes once).
+# Writes $STACK_DIR/env (KUBECONFIG, TEMPORAL_ADDRESS, TEMPORAL_UI_URL, STACK_BIN, STACK_LOGS_DIR, ...).
 # See docs/local-stack.md.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,12 +23,16 @@ CURL_ADMIN=(curl -sS --max-time 3 --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/ad
 temporal_healthy() {
   "$STACK_BIN/temporal" operator cluster health --address "127.0.0.1:$PORT_TEMPORAL" >/dev/null 2>&1
 }
+temporal_ui_ready() {
+  [ "$(curl -sS --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_TEMPORAL_UI/" 2>/dev/null)" = 200 ]
+}
+log_writer_ready() { [ "$(cat "$POD_LOGS_DIR/_writer/.ready" 2>/dev/null)" = "$(recorded_pid log-writer)" ]; }
 apiserver_ready() {
   [ "$("${CURL_ADMIN[@]}" "https://127.0.0.1:$PORT_APISERVER/readyz" 2>/dev/null)" = ok ]
 }
 
 # A running stack started from other scripts/stages/versions is restarted, not reused.
-CONFIG_HASH=$(cat "$STACK_SCRIPTS_DIR/up.sh" "$STACK_SCRIPTS_DIR/lib.sh" "$STACK_SCRIPTS_DIR/versions.env" "$STACK_SCRIPTS_DIR/kwok-stages.yaml" | cksum | cut -d' ' -f1)
+CONFIG_HASH=$(cat "$STACK_SCRIPTS_DIR/up.sh" "$STACK_SCRIPTS_DIR/lib.sh" "$STACK_SCRIPTS_DIR/versions.env" "$STACK_SCRIPTS_DIR/kwok-stages.yaml" "$STACK_SCRIPTS_DIR/log-writer.mjs" | cksum | cut -d' ' -f1)
 
 stack_healthy() {
   [ -f "$ENV_FILE" ] || return 1
@@ -41,6 +45,8 @@ stack_healthy() {
   apiserver_ready || return 1
   [ "$(curl -sS --max-time 3 "http://127.0.0.1:$PORT_KWOK/healthz" 2>/dev/null)" = ok ] || return 1
   temporal_healthy || return 1
+  temporal_ui_ready || return 1
+  log_writer_ready || return 1
 }
 
 if stack_healthy; then
@@ -172,7 +178,8 @@ start etcd "$STACK_BIN/etcd" --name tkj --data-dir "$DATA_DIR/etcd" \
   --initial-cluster "tkj=http://127.0.0.1:$PORT_ETCD_PEER" \
   --unsafe-no-fsync --quota-backend-bytes=2147483648 --log-level=warn
 
-start temporal "$STACK_BIN/temporal" server start-dev --headless --ip 127.0.0.1 --port "$PORT_TEMPORAL" \
+start temporal "$STACK_BIN/temporal" server start-dev --ip 127.0.0.1 --port "$PORT_TEMPORAL" \
+  --ui-ip 127.0.0.1 --ui-port "$PORT_TEMPORAL_UI" \
   --db-filename "$DATA_DIR/temporal.db" --log-level warn
 
 etcd_healthy() { curl -sS --max-time 2 "http://127.0.0.1:$PORT_ETCD/health" | grep -q '"health":"true"'; }
@@ -273,11 +280,20 @@ wait_for "ServiceAccount default/default" 60 kube-controller-manager default_sa
 sched_healthy() { curl -sSk --max-time 2 "https://127.0.0.1:$PORT_SCHEDULER/healthz" | grep -qx ok; }
 wait_for "kube-scheduler" 30 kube-scheduler sched_healthy
 wait_for "Temporal dev server" 60 temporal temporal_healthy
+wait_for "Temporal Web UI" 60 temporal temporal_ui_ready
+
+# Pod log writer: the kwok.temporal-k8s-jobs/logs annotation, and an (empty) log for every pod.
+NODE_BIN=$(command -v node) || die "'node' is not on PATH (the stack's pod log writer is a Node script)"
+start log-writer "$NODE_BIN" "$STACK_SCRIPTS_DIR/log-writer.mjs" \
+  --server "https://127.0.0.1:$PORT_APISERVER" --ca "$PKI_DIR/ca.crt" --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key" \
+  --dir "$POD_LOGS_DIR"
+wait_for "pod log writer" 30 log-writer log_writer_ready
 
 cat >"$ENV_FILE.tmp" <<EOF
 # Written by test/stack/up.sh. Source it: . .stack/env
 export KUBECONFIG='$ADMIN_KUBECONFIG'
 export TEMPORAL_ADDRESS='127.0.0.1:$PORT_TEMPORAL'
+export TEMPORAL_UI_URL='http://127.0.0.1:$PORT_TEMPORAL_UI'
 export STACK_BIN='$STACK_BIN'
 export STACK_LOGS_DIR='$POD_LOGS_DIR'
 export STACK_DIR='$STACK_DIR'
@@ -286,4 +302,4 @@ export STACK_KWOK_URL='http://127.0.0.1:$PORT_KWOK'
 EOF
 echo "$CONFIG_HASH" >"$STACK_DIR/config-hash"
 mv "$ENV_FILE.tmp" "$ENV_FILE"
-log "stack up in $(elapsed). Use it with: . $ENV_FILE"
+log "stack up in $(elapsed). Use it with: . $ENV_FILE (Temporal Web UI: http://127.0.0.1:$PORT_TEMPORAL_UI)"
