@@ -15,6 +15,7 @@
  *   pods are gone before the activity reports cancelled. A worker shutdown also cancels the activity,
  *   but leaves the Job: the retry on another worker re-attaches.
  */
+import { randomBytes } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { KubernetesJobsError } from './errors.js';
 import { KubeClient, kubeError, loadKubeConfig, type KubeConfig, type LoadKubeConfigOptions } from './kube.js';
@@ -156,7 +157,8 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   // 3. Watch, delivering logs meanwhile.
   const sink: LogSink = options.logSink ?? ((line, meta) => ctx.log.info(line, { jobName: meta.jobName, pod: meta.pod, container: meta.container }));
   const watch = new JobWatch(kube, plan, report);
-  const delivery = new LogDelivery(kube, plan, sink, report, job, (e) => watch.fail(e));
+  const attemptToken = `${info.attempt}:${randomBytes(4).toString('hex')}`;
+  const delivery = new LogDelivery(kube, plan, sink, report, job, attemptToken, (e) => watch.fail(e), (e) => ctx.log.warn(`log delivery of ${plan.target} is retried: ${(e as Error).message}`));
   // Heartbeats go on until the activity returns (final tail, cleanup, deletion on cancel).
   const heartbeats = setInterval(() => {
     watch.tick(); // grace periods expire with time, not only with events
@@ -168,6 +170,7 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   };
   let terminal = false; // a final outcome was reached and handled (cleanup done)
   try {
+    await delivery.claim();
     await watch.start();
     delivery.startLive(() => watch.pods());
     const outcome = await waitForOutcome(watch, plan.timeoutMs, job, info, ctx);
@@ -175,7 +178,8 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
     // 4. Final logs.
     await delivery.finalRead(watch.pods());
 
-    // 5. Finish.
+    // 5. Finish. A superseded attempt finds out here, before any cleanup.
+    await delivery.claim();
     terminal = true;
     return await finishJob(kube, plan, outcome, { job: watch.job() ?? job, pods: watch.pods(), logLines: delivery.seq, reattached }, report);
   } catch (err) {
@@ -189,6 +193,7 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
       }
       throw err instanceof CancelledFailure ? err : new CancelledFailure('cancelled');
     }
+    // A superseded attempt's error is retryable: it never suspends (nor deletes) the Job the newer attempt owns.
     if (!terminal && err instanceof KubernetesJobsError && err.nonRetryable) await suspendAbandoned(kube, plan);
     throw err;
   } finally {
