@@ -265,8 +265,11 @@ async function runItems(
 export async function dagBatchWorkflow(input: DagBatchInput): Promise<ItemResult[]> {
   const parent = workflowInfo().parent;
   return runItems({ ...input, permits: [new Permits(input.parallelism)] }, () => undefined, () => {
-    // Tell the parent at once, so it stops the rest of the DAG while this batch deletes its Jobs.
-    if (parent) void getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(batchItemFailedSignal, input.step).catch(() => undefined);
+    // Tell the parent at once, so it stops the rest of the DAG while this batch deletes its Jobs. Not
+    // cancellable: the batch's own scope is cancelled right after this, which would drop the signal.
+    if (parent) {
+      void CancellationScope.nonCancellable(() => getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(batchItemFailedSignal, input.step)).catch(() => undefined);
+    }
   });
 }
 
