@@ -22,7 +22,7 @@ import { KubeClient, kubeError, loadKubeConfig, type KubeConfig, type LoadKubeCo
 import { isOwnedBy, type Owner } from './naming.js';
 import type { JobState } from './job-status.js';
 import type { CleanupPolicy, DeleteJobRequest, KubernetesJobInput, KubernetesJobResult, LogMode } from './types.js';
-import { planJob } from './lifecycle/plan.js';
+import { MAX_TIMER_MS, planJob } from './lifecycle/plan.js';
 import { Reporter, type RunJobHeartbeat } from './lifecycle/report.js';
 import { createOrReattach } from './lifecycle/attach.js';
 import { JobWatch } from './lifecycle/watch.js';
@@ -156,7 +156,7 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
 
   // 3. Watch, delivering logs meanwhile.
   const sink: LogSink = options.logSink ?? ((line, meta) => ctx.log.info(line, { jobName: meta.jobName, pod: meta.pod, container: meta.container }));
-  const watch = new JobWatch(kube, plan, report);
+  const watch = new JobWatch(kube, plan, report, job.metadata?.uid);
   const attemptToken = `${info.attempt}:${randomBytes(4).toString('hex')}`;
   const delivery = new LogDelivery(kube, plan, sink, report, job, attemptToken, (e) => watch.fail(e), (e) => ctx.log.warn(`log delivery of ${plan.target} is retried: ${(e as Error).message}`));
   // Heartbeats go on until the activity returns (final tail, cleanup, deletion on cancel).
@@ -217,7 +217,16 @@ async function waitForOutcome(watch: JobWatch, timeoutMs: number, job: { metadat
   const startToClose = info.startToCloseTimeoutMs > 0 ? info.startToCloseTimeoutMs - 30_000 : Infinity;
   const remainingMs = Math.max(0, Math.min(createdAt + timeoutMs - Date.now(), startToClose - (Date.now() - info.currentAttemptScheduledTimestampMs)));
   let deadline: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((res) => (deadline = setTimeout(() => res('timeout'), remainingMs)));
+  const deadlineAt = Date.now() + remainingMs;
+  const timedOut = new Promise<'timeout'>((res) => {
+    // Re-armed in steps: one Node timer cannot wait longer than ~24.8 days.
+    const arm = () => {
+      const left = deadlineAt - Date.now();
+      if (left <= 0) res('timeout');
+      else deadline = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
+    arm();
+  });
   try {
     return await Promise.race([watch.finished, timedOut, ctx.cancelled]);
   } finally {

@@ -53,7 +53,7 @@ export interface PodLike {
 
 /** `V1Job`, as far as this module reads it. */
 export interface JobLike {
-  metadata?: { name?: string; namespace?: string } | undefined;
+  metadata?: { name?: string; namespace?: string; deletionTimestamp?: Timestamp } | undefined;
   spec?: { activeDeadlineSeconds?: number; backoffLimit?: number } | undefined;
   status?: { active?: number; succeeded?: number; failed?: number; ready?: number; conditions?: ConditionLike[] } | undefined;
 }
@@ -186,6 +186,19 @@ export function firstFailedContainer(pods: readonly PodLike[]): { pod: string; c
     }
   }
   return undefined;
+}
+
+/**
+ * What the watch concludes from the Job as last listed or watched (undefined: it does not exist).
+ * A final condition wins over deletion: a Job that completed and is being deleted (e.g. by
+ * `ttlSecondsAfterFinished` while a retry re-attaches) reports its outcome; only a Job that is gone or
+ * being deleted before it finished is `'deleted'`.
+ */
+export function interpretWatchedJob(job: JobLike | undefined, pods: readonly PodLike[], opts: { now: number; failFastGraceMs: number }): JobState | 'deleted' {
+  if (!job) return 'deleted';
+  const state = interpretJob(job, pods, opts);
+  if (state.kind === 'running' && job.metadata?.deletionTimestamp) return 'deleted';
+  return state;
 }
 
 /**

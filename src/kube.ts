@@ -141,8 +141,19 @@ function apiMessage(err: unknown): string {
 export function kubeError(err: unknown, operation: string, target: string): KubernetesJobsError {
   if (err instanceof KubernetesJobsError) return err;
   const status = statusOf(err);
+  if (status === undefined) {
+    // No HTTP status is not automatically a network error: a configuration or TLS problem fails the
+    // same way on every try, so it is final, with one clear message.
+    const config = configurationProblem(err);
+    if (config) {
+      return new KubernetesJobsError(FailureType.CredentialsError, `Kubernetes API: ${operation} ${target} failed: ${config}`, {
+        nonRetryable: true,
+        details: { operation, target, message: apiMessage(err) },
+      });
+    }
+  }
   const message = apiMessage(err);
-  // No HTTP status: a network-level failure (refused, reset, timeout): worth retrying.
+  // No HTTP status and not a configuration problem: a network-level failure (refused, reset, timeout).
   const retryable = status === undefined ? true : status === 429 || status >= 500;
   const hint = status === 403 ? ' (the worker lacks RBAC permission; see rbac/)' : status === 401 ? ' (credentials rejected)' : '';
   return new KubernetesJobsError(
@@ -150,6 +161,25 @@ export function kubeError(err: unknown, operation: string, target: string): Kube
     `Kubernetes API: ${operation} ${target} failed${status ? ` (HTTP ${status})` : ''}: ${message}${hint}`,
     { nonRetryable: !retryable, details: { operation, target, status, message } },
   );
+}
+
+/** TLS verification failures (Node/OpenSSL codes): the server's certificate does not match the configured CA or name. */
+const TLS_CODE = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_|ERR_SSL_|HOSTNAME_MISMATCH)/;
+
+/** A description of a configuration or TLS problem behind `err` (searched along its causes), else undefined. */
+export function configurationProblem(err: unknown): string | undefined {
+  for (let e = err as { message?: unknown; code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    const message = typeof e.message === 'string' ? e.message : '';
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (/HTTP protocol is not allowed when skipTLSVerify/.test(message)) {
+      return "the kubeconfig's server is http:// without insecure-skip-tls-verify: use the API server's https:// address (or set insecure-skip-tls-verify: true for a local test server)";
+    }
+    if (TLS_CODE.test(code)) {
+      return `TLS verification of the API server failed (${code}: ${message.split('\n')[0]}); check the kubeconfig's server address and certificate-authority`;
+    }
+    if (code === 'ERR_INVALID_URL' || /Invalid URL/.test(message)) return `the kubeconfig's server address is not a valid URL (${message.split('\n')[0]})`;
+  }
+  return undefined;
 }
 
 async function call<T>(operation: string, target: string, fn: () => Promise<T>): Promise<T> {

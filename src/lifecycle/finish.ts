@@ -68,6 +68,9 @@ export async function suspendAbandoned(kube: KubeClient, plan: JobPlan): Promise
  * Returns whether they are gone (false when the wait's bound ran out first).
  */
 export async function deleteAndWait(kube: KubeClient, namespace: string, jobName: string): Promise<boolean> {
+  // Its UID tells its pods from leftovers of an earlier Job of the same name (never waited for).
+  const uid = (await kube.readJob(namespace, jobName))?.metadata?.uid;
+  if (!uid) return true;
   let existed = false;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -82,7 +85,8 @@ export async function deleteAndWait(kube: KubeClient, namespace: string, jobName
   let resolveGone!: (gone: true) => void;
   const gone = new Promise<true>((r) => (resolveGone = r));
   const check = () => {
-    if (jobs.list().length === 0 && pods.list().length === 0) resolveGone(true);
+    const own = pods.list().filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === uid));
+    if (jobs.list().length === 0 && own.length === 0) resolveGone(true);
   };
   const jobs = kube.cache<V1Job>('jobs', namespace, { fieldSelector: `metadata.name=${jobName}` }, check, () => undefined);
   const pods = kube.cache<V1Pod>('pods', namespace, { labelSelector: `batch.kubernetes.io/job-name=${jobName}` }, check, () => undefined);

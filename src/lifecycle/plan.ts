@@ -9,8 +9,17 @@ import type { KubernetesObject } from '../manifest.js';
 import { defaultNamespace, type KubeClient } from '../kube.js';
 import { applyOwnership, deriveJobName, type Owner } from '../naming.js';
 import { mergeValues } from '../values.js';
+import { FailureType } from '../failures.js';
+import { KubernetesJobsError } from '../errors.js';
 import type { CleanupPolicy, KubernetesJobInput, LogMode } from '../types.js';
 import type { KubernetesJobActivitiesOptions } from '../activities.js';
+
+/** Longest period of a repeating timer (log tails, heartbeats): one day. */
+export const MAX_INTERVAL_SECONDS = 86_400;
+/** Longest Job time limit or grace period: one year (waited for with re-armed timers). */
+export const MAX_TIMEOUT_SECONDS = 366 * 86_400;
+/** Longest delay one Node timer can take (2^31 - 1 ms); longer waits re-arm. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Everything the later steps need to know about one run of one input. */
 export interface JobPlan {
@@ -49,6 +58,13 @@ export function planJob(input: KubernetesJobInput, options: KubernetesJobActivit
   if (write && input.writeRenderedTo) {
     writeRendered(input.writeRenderedTo, `${jobName}.yaml`, manifests.map((m) => yaml.dump(JSON.parse(JSON.stringify(m)) as unknown, { noRefs: true, lineWidth: -1 })).join('---\n'));
   }
+  const seconds = (what: string, v: number | undefined, fallback: number, min: number, max: number): number => {
+    const n = v ?? fallback;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) {
+      throw new KubernetesJobsError(FailureType.InvalidManifest, `input ${what} must be a number of seconds from ${min} to ${max}, got ${JSON.stringify(v ?? fallback)}`, { nonRetryable: true });
+    }
+    return n * 1000;
+  };
   return {
     owner,
     namespace,
@@ -57,11 +73,12 @@ export function planJob(input: KubernetesJobInput, options: KubernetesJobActivit
     jobManifest,
     companions: manifests.filter((m) => m !== jobManifest),
     logMode: input.logs?.mode ?? d.logMode ?? 'periodic',
-    everyMs: Math.max(1, input.logs?.everySeconds ?? d.logEverySeconds ?? 10) * 1000,
+    // Bounded at the edge: a timer beyond ~24.8 days overflows Node's setTimeout and fires at once.
+    everyMs: Math.max(1000, seconds('logs.everySeconds', input.logs?.everySeconds, d.logEverySeconds ?? 10, 0, MAX_INTERVAL_SECONDS)),
     tailLines: input.logs?.tailLines ?? d.tailLines ?? 50,
     cleanup: input.cleanup ?? d.cleanup ?? 'onSuccess',
-    graceMs: (input.failFastGraceSeconds ?? d.failFastGraceSeconds ?? 60) * 1000,
-    timeoutMs: (input.timeoutSeconds ?? d.timeoutSeconds ?? 3600) * 1000,
-    heartbeatMs: (options.heartbeatSeconds ?? 2) * 1000,
+    graceMs: seconds('failFastGraceSeconds', input.failFastGraceSeconds, d.failFastGraceSeconds ?? 60, 0, MAX_TIMEOUT_SECONDS),
+    timeoutMs: seconds('timeoutSeconds', input.timeoutSeconds, d.timeoutSeconds ?? 3600, 1, MAX_TIMEOUT_SECONDS),
+    heartbeatMs: seconds('heartbeatSeconds (worker option)', options.heartbeatSeconds, 2, 0.1, MAX_INTERVAL_SECONDS),
   };
 }

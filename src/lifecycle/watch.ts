@@ -6,7 +6,7 @@
 import { FailureType } from '../failures.js';
 import { KubernetesJobsError } from '../errors.js';
 import type { KubeClient, V1Job, V1Pod, WatchedCache } from '../kube.js';
-import { interpretJob, type JobState } from '../job-status.js';
+import { interpretWatchedJob, type JobState } from '../job-status.js';
 import type { JobProgress } from '../types.js';
 import type { JobPlan } from './plan.js';
 import type { Reporter } from './report.js';
@@ -21,10 +21,14 @@ export class JobWatch {
   private readonly jobCache: WatchedCache<V1Job>;
   private readonly podCache: WatchedCache<V1Pod>;
 
+  private readonly jobUid: string | undefined;
+
+  /** @param jobUid the watched Job's UID: pods of an earlier Job of the same name are not its pods */
   constructor(
     kube: KubeClient,
     private readonly plan: JobPlan,
     private readonly report: Reporter,
+    jobUid: string | undefined,
   ) {
     this.finished = new Promise<JobState>((res, rej) => ((this.settle = res), (this.rejectFinished = rej)));
     this.finished.catch(() => undefined); // observed by the caller's race; never an unhandled rejection
@@ -34,6 +38,7 @@ export class JobWatch {
     };
     this.jobCache = kube.cache<V1Job>('jobs', plan.namespace, { fieldSelector: `metadata.name=${plan.jobName}` }, evaluate, onWatchError);
     this.podCache = kube.cache<V1Pod>('pods', plan.namespace, { labelSelector: `batch.kubernetes.io/job-name=${plan.jobName}` }, evaluate, onWatchError);
+    this.jobUid = jobUid;
   }
 
   /** Lists and starts watching, then evaluates once. */
@@ -54,9 +59,14 @@ export class JobWatch {
     this.rejectFinished(e);
   }
 
-  /** The pods as currently known. */
+  /**
+   * The Job's pods as currently known: those its controller created (ownerReference to this Job's
+   * UID), never leftovers of an earlier Job that had the same name.
+   */
   pods(): readonly V1Pod[] {
-    return this.podCache.list();
+    const pods = this.podCache.list();
+    if (!this.jobUid) return pods;
+    return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === this.jobUid));
   }
 
   /** The Job as currently known (undefined once it is gone). */
@@ -70,14 +80,14 @@ export class JobWatch {
 
   private evaluate(): void {
     const j = this.jobCache.list()[0];
-    if (!j || j.metadata?.deletionTimestamp) {
+    const pods = this.pods();
+    const state = interpretWatchedJob(j as never, pods as never, { now: Date.now(), failFastGraceMs: this.plan.graceMs });
+    if (state === 'deleted' || !j) {
       if (this.watching) {
         this.fail(new KubernetesJobsError(FailureType.JobFailed, `${this.plan.target} was deleted while it ran (by someone else, or ttlSecondsAfterFinished)`, { nonRetryable: true }));
       }
       return;
     }
-    const pods = this.podCache.list();
-    const state = interpretJob(j as never, pods as never, { now: Date.now(), failFastGraceMs: this.plan.graceMs });
     const phase: JobProgress['phase'] = state.kind === 'running' ? state.phase : state.kind === 'succeeded' ? 'Succeeded' : 'Failed';
     const counts = { active: j.status?.active ?? 0, succeeded: j.status?.succeeded ?? 0, failed: j.status?.failed ?? 0 };
     const lastEvent = describePods(pods);

@@ -31,3 +31,37 @@ export function killWorkers(): void {
 
 /** The lines a worker's log sink wrote so far. */
 export const readLines = (f: string): string[] => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
+
+/** A worker running in the test process on the stack's Temporal, with the package's plugin. */
+export interface InProcessWorker {
+  client: import('@temporalio/client').Client;
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a worker in this process (workflows from the built dist/, activities from src/). */
+export async function startInProcessWorker(taskQueue: string, options: import('../../src/activities.js').KubernetesJobActivitiesOptions): Promise<InProcessWorker> {
+  const { NativeConnection, Worker } = await import('@temporalio/worker');
+  const { Client, Connection } = await import('@temporalio/client');
+  const { KubernetesJobsPlugin } = await import('../../src/plugin.js');
+  const env = stackEnv();
+  const connection = await NativeConnection.connect({ address: env.temporalAddress });
+  const worker = await Worker.create({
+    connection,
+    taskQueue,
+    workflowsPath: fileURLToPath(new URL('../../dist/workflow/index.js', import.meta.url)),
+    plugins: [new KubernetesJobsPlugin(options)],
+  });
+  const running = worker.run();
+  const client = new Client({ connection: await Connection.connect({ address: env.temporalAddress }) });
+  return {
+    client,
+    taskQueue,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await client.connection.close();
+    },
+  };
+}

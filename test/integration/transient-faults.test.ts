@@ -2,25 +2,18 @@
 // injected by a real HTTPS proxy (test/helpers/fault-proxy.ts) between the worker and the apiserver;
 // the worker authenticates with a ServiceAccount token that the proxy passes through.
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { BatchV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { KubernetesJobsPlugin } from '../../src/plugin.js';
 import type { KubernetesJobInput, KubernetesJobResult } from '../../src/types.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { KWOK_ANNOTATIONS, createTestNamespace, deleteNamespace, kubeConfig, mintServiceAccountKubeconfig, stackEnv, writePodLog } from '../helpers/stack.js';
+import { KWOK_ANNOTATIONS, createTestNamespace, deleteNamespace, kubeConfig, mintServiceAccountKubeconfig, writePodLog } from '../helpers/stack.js';
+import { startInProcessWorker, type InProcessWorker } from '../helpers/workers.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const workflowsPath = fileURLToPath(new URL('../../dist/workflow/index.js', import.meta.url));
 const taskQueue = `faults-${randomBytes(4).toString('hex')}`;
 const delivered: string[] = [];
 let ns: string;
 let proxy: FaultProxy;
-let worker: Worker;
-let running: Promise<void>;
-let client: Client;
-let workerConnection: NativeConnection;
+let worker: InProcessWorker;
 
 beforeAll(async () => {
   ns = await createTestNamespace('faults');
@@ -33,23 +26,11 @@ beforeAll(async () => {
   });
   proxy = await FaultProxy.start();
   const kubeconfig = proxy.writeKubeconfig(tempDir().dir, sa.token, ns);
-  const env = stackEnv();
-  workerConnection = await NativeConnection.connect({ address: env.temporalAddress });
-  worker = await Worker.create({
-    connection: workerConnection,
-    taskQueue,
-    workflowsPath,
-    plugins: [new KubernetesJobsPlugin({ kubeConfig: { kubeconfig }, namespace: ns, heartbeatSeconds: 1, logSink: (line) => delivered.push(line) })],
-  });
-  running = worker.run();
-  client = new Client({ connection: await Connection.connect({ address: env.temporalAddress }) });
+  worker = await startInProcessWorker(taskQueue, { kubeConfig: { kubeconfig }, namespace: ns, heartbeatSeconds: 1, logSink: (line) => delivered.push(line) });
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await workerConnection?.close();
-  await client?.connection.close();
+  await worker?.stop();
   await proxy?.close();
   if (ns) await deleteNamespace(ns);
 });
@@ -62,7 +43,7 @@ const input = (name: string, duration: string): KubernetesJobInput => ({
   logs: { mode: 'periodic', everySeconds: 1 },
 });
 
-const run = (i: KubernetesJobInput) => client.workflow.execute('kubernetesJobWorkflow', { taskQueue, workflowId: `faults-${randomBytes(6).toString('hex')}`, args: [i] }) as Promise<KubernetesJobResult>;
+const run = (i: KubernetesJobInput) => worker.client.workflow.execute('kubernetesJobWorkflow', { taskQueue, workflowId: `faults-${randomBytes(6).toString('hex')}`, args: [i] }) as Promise<KubernetesJobResult>;
 
 test('a 503 on the first list of the Job: the list is retried, the healthy Job is neither reported deleted nor suspended', async () => {
   const name = `list-503-${randomBytes(3).toString('hex')}`;

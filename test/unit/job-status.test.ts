@@ -4,6 +4,7 @@ import {
   failureDetails,
   firstFailedContainer,
   interpretJob,
+  interpretWatchedJob,
   jobOutput,
   summarizePods,
   type ConditionLike,
@@ -385,5 +386,22 @@ describe('failureDetails', () => {
     const dd = failureDetails(j, [], [{ reason: 'A', eventTime: ago(5000) }, { reason: 'B', metadata: { creationTimestamp: ago(9000) } }], []);
     expect(dd.events.map((e) => e.reason)).toEqual(['B', 'A']);
     expect(dd.events[1]!.time).toBe(ago(5000).toISOString());
+  });
+});
+
+// The watch's conclusion: a final condition wins over deletion (re-attaching to a completed Job that
+// ttlSecondsAfterFinished is deleting reports its outcome, not "deleted while it ran").
+describe('interpretWatchedJob', () => {
+  const deleting = { deletionTimestamp: '2026-01-01T00:00:10Z' };
+  const cond = (type: string, reason = '') => ({ status: { conditions: [{ type, status: 'True', reason }] } });
+  test.each([
+    ['gone', undefined, 'deleted'],
+    ['being deleted while running', { metadata: { name: 'j', ...deleting }, status: { active: 1 } }, 'deleted'],
+    ['Complete and being deleted', { metadata: { name: 'j', ...deleting }, ...cond('Complete') }, 'succeeded'],
+    ['Failed and being deleted', { metadata: { name: 'j', ...deleting }, ...cond('Failed', 'BackoffLimitExceeded') }, 'failed'],
+    ['running', { metadata: { name: 'j' }, status: { active: 1 } }, 'running'],
+  ] as const)('%s', (_what, job, expected) => {
+    const s = interpretWatchedJob(job as never, [], { now: Date.parse('2026-01-01T00:01:00Z'), failFastGraceMs: 60_000 });
+    expect(s === 'deleted' ? 'deleted' : s.kind).toBe(expected);
   });
 });

@@ -32,3 +32,38 @@ test('network errors (no HTTP status) are retryable and say what happened', () =
   expect(err.nonRetryable).toBe(false);
   expect(err.message).toBe("Kubernetes API: list Jobs in 'ns' failed: ECONNREFUSED");
 });
+
+// A configuration or TLS error has no HTTP status either, but no retry can fix it: final, one message.
+test('an http:// server without insecure-skip-tls-verify is a final CredentialsError, found by the real client before any request', async () => {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubeClient } = await import('../../src/kube.js');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: 'http://127.0.0.1:1', skipTLSVerify: false }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  const err = await new KubeClient(kc).readJob('ns', 'x').then(
+    () => undefined,
+    (e: unknown) => e as import('../../src/errors.js').KubernetesJobsError,
+  );
+  expect(err?.type).toBe('CredentialsError');
+  expect(err?.nonRetryable).toBe(true);
+  expect(err?.message).toMatch(/server is http:\/\/ without insecure-skip-tls-verify/);
+});
+
+test.each([
+  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'],
+  ['ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"],
+  ['DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'],
+])('TLS failure %s (as the cause of a fetch error) is final', (code, message) => {
+  const err = kubeError(Object.assign(new Error('request to https://127.0.0.1:6443/x failed'), { cause: Object.assign(new Error(message), { code }) }), 'read', "Job 'ns/x'");
+  expect(err.nonRetryable).toBe(true);
+  expect(err.type).toBe('CredentialsError');
+  expect(err.message).toContain(code);
+});
+
+test.each(['ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNREFUSED'])('network failure %s stays retryable', (code) => {
+  expect(kubeError(Object.assign(new Error(`x ${code}`), { code }), 'read', "Job 'ns/x'").nonRetryable).toBe(false);
+});
