@@ -104,7 +104,7 @@ export interface RunDagOptions {
   /**
    * A `forEach` with more items than this runs its items in child workflows of at most this many
    * items each, so no workflow comes near Temporal's limits (pending activities, history events).
-   * @default 500
+   * @default 200
    */
   batchSize?: number;
   /** Activity options for every Job (as `runKubernetesJob`'s second argument). */

@@ -370,6 +370,9 @@ export class WatchedCache<T extends V1Job | V1Pod> {
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private backoffMs = 250;
+  private starting = false;
+  private listFailed: unknown;
+  private readonly what: string;
 
   constructor(
     client: KubeClient,
@@ -379,14 +382,21 @@ export class WatchedCache<T extends V1Job | V1Pod> {
     onChange: () => void,
     onError: (err: KubernetesJobsError) => void,
   ) {
+    this.what = `${kind} in '${namespace}'`;
     const apiPath = kind === 'jobs' ? `/apis/batch/v1/namespaces/${namespace}/jobs` : `/api/v1/namespaces/${namespace}/pods`;
     const listFn = async () => {
       client.counter.requests++;
-      const res =
-        kind === 'jobs'
-          ? await client.batch.listNamespacedJob({ namespace, labelSelector: selectors.labelSelector, fieldSelector: selectors.fieldSelector })
-          : await client.core.listNamespacedPod({ namespace, labelSelector: selectors.labelSelector, fieldSelector: selectors.fieldSelector });
-      return res as unknown as { items: T[]; metadata?: { resourceVersion?: string } };
+      this.listFailed = undefined;
+      try {
+        const res =
+          kind === 'jobs'
+            ? await client.batch.listNamespacedJob({ namespace, labelSelector: selectors.labelSelector, fieldSelector: selectors.fieldSelector })
+            : await client.core.listNamespacedPod({ namespace, labelSelector: selectors.labelSelector, fieldSelector: selectors.fieldSelector });
+        return res as unknown as { items: T[]; metadata?: { resourceVersion?: string } };
+      } catch (err) {
+        this.listFailed = err;
+        throw err;
+      }
     };
     this.lw = new ListWatch<T>(apiPath, new Watch(client.kc), listFn as never, false, selectors.labelSelector, selectors.fieldSelector);
     for (const verb of ['add', 'update', 'delete'] as const) {
@@ -397,7 +407,7 @@ export class WatchedCache<T extends V1Job | V1Pod> {
     }
     this.lw.on('connect', () => client.counter.requests++);
     this.lw.on('error', (err: unknown) => {
-      if (this.stopped) return;
+      if (this.stopped || this.starting) return; // start() retries a failed first list itself
       onError(kubeError(err, 'watch', `${kind} in '${namespace}'`));
       // The list+watch stops on errors; start it again (a fresh list) after a growing backoff. One
       // pending restart at a time, and a stop() that lands while it lists stops the watch it opens.
@@ -413,9 +423,25 @@ export class WatchedCache<T extends V1Job | V1Pod> {
     });
   }
 
-  /** Lists and starts watching; resolves after the first list. */
+  /**
+   * Lists and starts watching; resolves after the first SUCCESSFUL list, so that an empty cache always
+   * means "none exist" (the client's ListWatch resolves even when its list failed). Transient list
+   * errors are retried with backoff; a permanent one (403...) is thrown.
+   */
   async start(): Promise<void> {
-    await this.lw.start();
+    this.starting = true;
+    try {
+      for (let backoffMs = 250; ; backoffMs = Math.min(backoffMs * 2, 10_000)) {
+        await this.lw.start();
+        if (this.listFailed === undefined || this.stopped) return;
+        const e = kubeError(this.listFailed, 'list', this.what);
+        if (e.nonRetryable) throw e;
+        await new Promise((r) => setTimeout(r, backoffMs));
+        if (this.stopped) return;
+      }
+    } finally {
+      this.starting = false;
+    }
   }
 
   /** The objects as currently known. */

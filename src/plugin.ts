@@ -1,18 +1,13 @@
 import { SimplePlugin } from '@temporalio/plugin';
 import type { WorkerOptions } from '@temporalio/worker';
 import { createKubernetesJobActivities, type KubernetesJobActivitiesOptions } from './activities.js';
-import type { KubernetesJobInput } from './types.js';
-import { mergeValues } from './values.js';
 
-/** Options of {@link KubernetesJobsPlugin}: those of the activities, plus worker-level default values. */
-export interface KubernetesJobsPluginOptions extends KubernetesJobActivitiesOptions {
-  /**
-   * Values every Job of this worker gets, merged under each input's own values (deep merge: the
-   * input wins key by key). For example a default image, luigi-style: `{ image: process.env.IMAGE }`.
-   * @default {}
-   */
-  defaultValues?: Record<string, unknown>;
-}
+/**
+ * Options of {@link KubernetesJobsPlugin}: those of the activities, including `defaultValues` (values
+ * every Job of this worker gets, merged under each input's own values; e.g. a luigi-style default
+ * image `{ image: process.env.IMAGE }`).
+ */
+export type KubernetesJobsPluginOptions = KubernetesJobActivitiesOptions;
 
 /**
  * A Temporal worker plugin that registers the Kubernetes Job activities. Workflows call them through
@@ -26,7 +21,7 @@ export interface KubernetesJobsPluginOptions extends KubernetesJobActivitiesOpti
  */
 export class KubernetesJobsPlugin extends SimplePlugin {
   constructor(options: KubernetesJobsPluginOptions = {}) {
-    const activities = withDefaultValues(createKubernetesJobActivities(options), options.defaultValues);
+    const activities = createKubernetesJobActivities(options);
     super({
       name: 'temporal-k8s-jobs',
       // Merge with the worker's own activities; ours are prefixed so a spread cannot silently replace them.
@@ -43,14 +38,4 @@ export class KubernetesJobsPlugin extends SimplePlugin {
     const configured = super.configureWorker(options);
     return { ...configured, maxHeartbeatThrottleInterval: configured.maxHeartbeatThrottleInterval ?? '2s' };
   }
-}
-
-/** The activities with `defaults` merged under every Job input's values. */
-function withDefaultValues<A extends ReturnType<typeof createKubernetesJobActivities>>(activities: A, defaults: Record<string, unknown> | undefined): A {
-  if (!defaults || Object.keys(defaults).length === 0) return activities;
-  const run = activities.kubernetesJobsRunJob;
-  return {
-    ...activities,
-    kubernetesJobsRunJob: (input: KubernetesJobInput) => run({ ...input, values: mergeValues(defaults, input.values ?? {}) }),
-  };
 }

@@ -15,12 +15,22 @@
  *    are parsed with YAML's failsafe schema (every scalar a string). The real tree must equal the
  *    probe tree with each token replaced by its value; otherwise the render fails naming the value.
  *    So a value lands as exactly one scalar equal to itself, or rendering fails.
+ * 4. The written text must read the same to kubectl, whose reader (go-yaml, YAML 1.1) takes U+0085,
+ *    U+2028 and U+2029 as line breaks and refuses raw control characters: the rendered text holds none
+ *    of them raw (values keep them only escaped), and manifests are parsed with kubectl's YAML 1.1
+ *    booleans and numbers. test/integration/render-kubectl.test.ts checks this with kubectl itself.
+ *
+ * Template-made text (a `{% set %}` capture, a macro's output, a `{% filter %}` body) stays template
+ * text through `indent` and `trim` (they only pad line starts and strip the ends), so
+ * `{{ macro() | indent(12) }}` builds the same YAML structure as in Jinja2. As in Jinja2, `indent` also
+ * pads the lines of a multi-line value inside; that value is still checked as one value.
  *
  * The `yaml`/`tojson` filters serialise a value explicitly (a string becomes one quoted scalar, a list
  * or mapping a flow collection); their output is checked the same way against the value it came from.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
 import * as yaml from 'js-yaml';
@@ -186,9 +196,20 @@ function stripMarks<T>(v: T): T {
   return v;
 }
 
+/**
+ * The hooks below replace nunjucks internals (runtime functions, the compiler's capture, Template's
+ * compile), so they are written for one nunjucks release: package.json pins it exactly, and another
+ * one (an npm override, a hoisted copy) is refused before any template renders rather than trusted.
+ */
+const NUNJUCKS_VERSION = '3.2.4';
+
 let hooksInstalled = false;
 function installHooks(): void {
   if (hooksInstalled) return;
+  const found = (createRequire(import.meta.url)('nunjucks/package.json') as { version?: string }).version;
+  if (found !== NUNJUCKS_VERSION) {
+    throw templateError(`the template renderer is built on nunjucks ${NUNJUCKS_VERSION} internals, but nunjucks ${found ?? '(unknown)'} is installed; install ${NUNJUCKS_VERSION}`);
+  }
   hooksInstalled = true;
   // Python-style members ({% for k, v in env.items() %}, list slices, True/False/None) as in Jinja.
   nj.installJinjaCompat();
@@ -309,13 +330,64 @@ function pyJson(v: unknown): string {
 
 const PY_ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
 function pyString(s: string): string {
-  return `"${s.replace(/[\\"<>&']|[^\x20-\x7e]/g, (c) => PY_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`;
+  // Unlike Python, characters beyond U+FFFF stay raw: YAML readers other than js-yaml (kubectl's go-yaml)
+  // refuse the surrogate-pair escapes ("\\ud83c\\udf89") that json.dumps writes for them.
+  return `"${s.replace(/[\ud800-\udbff][\udc00-\udfff]|[\\"<>&']|[^\x20-\x7e]/g, (c) =>
+    c.length === 2 ? c : (PY_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  )}"`;
 }
 
 function toYamlFlow(value: unknown): string {
   const text = yaml.dump(stripMarks(value), { flowLevel: 0, lineWidth: -1, noRefs: true }).replace(/\n$/, '');
   // A multi-line result (block scalars) cannot sit inside a line; fall back to JSON, which YAML reads the same.
   return text.includes('\n') ? toJsonText(value) : text;
+}
+
+/** `result` of a whitespace-only filter, template-made (trusted) when its input was. */
+function keepTrust(input: unknown, result: string): unknown {
+  if (active && input !== undefined && input !== null && active.trusted.has(String(input))) {
+    active.trusted.add(result);
+    return new SafeString(result);
+  }
+  return result;
+}
+
+/** Positional and keyword arguments of `indent(width=4, first=False, blank=False)`, as Jinja2 names them. */
+function indentArgs(args: unknown[]): [number | string, boolean, boolean] {
+  const last = args[args.length - 1] as Record<string, unknown> | undefined;
+  const kw = last && typeof last === 'object' && (last as { __keywords?: boolean }).__keywords ? (args.pop() as Record<string, unknown>) : {};
+  const [width = kw.width ?? 4, first = kw.first ?? kw.indentfirst ?? false, blank = kw.blank ?? false] = args;
+  return [width as number | string, Boolean(first), Boolean(blank)];
+}
+
+/**
+ * Jinja2's `indent`: every line but the first (unless `first`) gets `width` spaces (or the `width`
+ * string); blank lines stay empty unless `blank`. Lines are split as Python's `str.splitlines` splits them.
+ */
+function jinjaIndent(text: string, width: number | string = 4, first = false, blank = false): string {
+  const pad = typeof width === 'string' ? width : ' '.repeat(Math.max(0, Math.trunc(Number(width) || 0)));
+  // Python appends a newline before splitlines() so that a trailing newline survives. These are its breaks.
+  // eslint-disable-next-line no-control-regex
+  const lines = `${text}\n`.split(/\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/);
+  lines.pop();
+  let out: string;
+  if (blank) out = lines.join(`\n${pad}`);
+  else {
+    out = lines.shift() ?? '';
+    if (lines.length) out += `\n${lines.map((l) => (l ? pad + l : l)).join('\n')}`;
+  }
+  return first ? pad + out : out;
+}
+
+/** Jinja2's `trim(chars=None)`: Python's `str.strip`, of whitespace or of the given characters. */
+function jinjaTrim(text: string, chars: unknown): string {
+  if (typeof chars !== 'string' || chars === '') return text.trim();
+  const set = new Set(chars);
+  let start = 0;
+  let end = text.length;
+  while (start < end && set.has(text[start]!)) start++;
+  while (end > start && set.has(text[end - 1]!)) end--;
+  return text.slice(start, end);
 }
 
 function b64(value: unknown): string {
@@ -340,7 +412,14 @@ function createEnvironment(dirs: readonly string[]): { env: nunjucks.Environment
     throwOnUndefined: true,
   });
   env.addFilter('tojson', (v: unknown) => markedJson(toJsonText(v)));
-  env.addFilter('dump', (v: unknown, spaces?: number) => markedJson(JSON.stringify(stripMarks(v), null, spaces).replace(/\n\s*/g, ' ')));
+  env.addFilter('dump', (v: unknown, spaces?: number) =>
+    markedJson(
+      JSON.stringify(stripMarks(v), null, spaces)
+        .replace(/\n\s*/g, ' ')
+        // JSON leaves these raw; YAML 1.1 readers would break the line there (see YAML11_DIFFERENT).
+        .replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    ),
+  );
   // `{{ image | required }}` or `{{ image | required("the container image") }}`: a clear error when missing.
   env.addFilter('required', (v: unknown, what?: string) => {
     if (v === undefined || v === null || v === '') {
@@ -350,6 +429,11 @@ function createEnvironment(dirs: readonly string[]): { env: nunjucks.Environment
     return v;
   });
   env.addFilter('yaml', (v: unknown) => markedJson(toYamlFlow(v)));
+  // Re-indenting or trimming template-made text (a macro's output, a `{% filter %}` body) keeps it
+  // template-made: only whitespace outside the values changes, and the values inside stay marked and
+  // checked. Without this, `{{ macro() | indent(12) }}` would print the macro's YAML as one quoted value.
+  env.addFilter('indent', (v: unknown, ...args: unknown[]) => keepTrust(v, jinjaIndent(String(v ?? ''), ...indentArgs(args))));
+  env.addFilter('trim', (v: unknown, chars?: unknown) => keepTrust(v, jinjaTrim(String(v ?? ''), chars)));
   env.addFilter('b64encode', (v: unknown) => b64(v));
   for (const name of ['e', 'escape', 'forceescape']) {
     env.addFilter(name, () => {
@@ -411,7 +495,9 @@ function splitSlots(marked: string, template: string): Part[] {
   return parts;
 }
 
-const SCALAR_START = new Set([':', '-', '?', ',', '[', '{']);
+/** After these a new scalar may start at once; `:`, `-` and `?` are indicators only when a blank follows. */
+const FLOW_START = new Set([',', '[', '{']);
+const BLANK_INDICATORS = new Set([':', '-', '?']);
 
 /** Finds each slot's YAML context by scanning the template text around it (slots are opaque). */
 function scanContexts(parts: Part[]): void {
@@ -421,6 +507,9 @@ function scanContexts(parts: Part[]): void {
   let lineIndent = 0; // indentation of the current line
   let atLineStart = true; // only spaces so far on this line
   let prevNonSpace = ''; // previous non-space char on this line ('' = none)
+  let blankBefore = false; // the previous char on this line is a space or tab
+  // Does a scalar start here? `pre-{{ v }}` and `pre-"x"` continue a scalar; `- {{ v }}` and `[{{ v }}` start one.
+  const scalarStarts = () => FLOW_START.has(prevNonSpace) || (BLANK_INDICATORS.has(prevNonSpace) && blankBefore);
   let lineText = ''; // current line's content (slots as 'x'), to spot block scalar indicators
   let flowDepth = 0;
   let blockParentIndent = -1; // >= 0 while inside a block scalar
@@ -438,6 +527,7 @@ function scanContexts(parts: Part[]): void {
     lineIndent = 0;
     atLineStart = true;
     prevNonSpace = '';
+    blankBefore = false;
     lineText = '';
     inBlockLine = false;
   };
@@ -461,10 +551,11 @@ function scanContexts(parts: Part[]): void {
       else if (state === 'double' || state === 'single' || state === 'comment') part.context = state;
       else {
         part.context = 'plain';
-        if (atLineStart || SCALAR_START.has(prevNonSpace)) pendingWhole = part;
+        if (atLineStart || scalarStarts()) pendingWhole = part;
       }
       atLineStart = false;
       prevNonSpace = 'x';
+      blankBefore = false;
       lineText += 'x';
       continue;
     }
@@ -519,13 +610,14 @@ function scanContexts(parts: Part[]): void {
         case 'comment':
           break;
         case 'plain':
-          if ((c === '"' || c === "'") && (wasLineStart || SCALAR_START.has(prevNonSpace))) state = c === '"' ? 'double' : 'single';
-          else if (c === '#' && (wasLineStart || /\s/.test(part[i - 1] ?? ' '))) state = 'comment';
-          else if ((c === '[' || c === '{') && (wasLineStart || SCALAR_START.has(prevNonSpace))) flowDepth++;
+          if ((c === '"' || c === "'") && (wasLineStart || scalarStarts())) state = c === '"' ? 'double' : 'single';
+          else if (c === '#' && (wasLineStart || blankBefore)) state = 'comment';
+          else if ((c === '[' || c === '{') && (wasLineStart || scalarStarts())) flowDepth++;
           else if ((c === ']' || c === '}') && flowDepth > 0) flowDepth--;
           break;
       }
       if (c !== ' ' && c !== '\t') prevNonSpace = c;
+      blankBefore = c === ' ' || c === '\t';
     }
   }
   decideWhole('');
@@ -538,7 +630,7 @@ function plainSafe(value: string, flow: boolean): boolean {
   let ok = plainSafeCache.get(key);
   if (ok === undefined) {
     try {
-      if (value === '' || /[\r\n]/.test(value)) ok = false;
+      if (value === '' || /[\r\n\u0085\u2028\u2029]/.test(value)) ok = false;
       else if (flow) ok = deepEqual(yaml.load(`[${value}]`, { schema: yaml.FAILSAFE_SCHEMA }), [value]);
       else ok = deepEqual(yaml.load(`k: ${value}`, { schema: yaml.FAILSAFE_SCHEMA }), { k: value });
     } catch {
@@ -622,6 +714,25 @@ function slotsIn(node: unknown, into: Set<number>): void {
   }
 }
 
+/**
+ * The key a probe key stands for. A key that is one yaml/tojson output (`{{ k | tojson }}: v`) is the
+ * scalar that output reads as; a mapping or list there is not a key (returns a key no tree holds).
+ */
+function expectedKey(probeKey: string, slots: Slot[]): string {
+  const whole = /^Qz9tkjslot(\d+)Qz9$/.exec(probeKey);
+  const slot = whole ? slots[Number(whole[1])]! : undefined;
+  if (slot?.kind === 'json') {
+    let v: unknown;
+    try {
+      v = yaml.load(slot.value, { schema: yaml.FAILSAFE_SCHEMA });
+    } catch {
+      v = undefined;
+    }
+    return typeof v === 'string' ? v : probeKey;
+  }
+  return probeKey.replace(TOKEN_RE, (_, i: string) => slots[Number(i)]!.value);
+}
+
 function compareTrees(probe: unknown, real: unknown, slots: Slot[], where: string): Mismatch | null {
   const fail = (): Mismatch => {
     const s = new Set<number>();
@@ -658,7 +769,7 @@ function compareTrees(probe: unknown, real: unknown, slots: Slot[], where: strin
   const probeEntries = Object.entries(probe as Record<string, unknown>);
   if (probeEntries.length !== Object.keys(realObj).length) return fail();
   for (const [pk, pv] of probeEntries) {
-    const key = pk.replace(TOKEN_RE, (_, i: string) => slots[Number(i)]!.value);
+    const key = expectedKey(pk, slots);
     if (!Object.prototype.hasOwnProperty.call(realObj, key)) {
       const s = new Set<number>();
       slotsIn(pk, s);
@@ -684,7 +795,9 @@ function parseProbe(text: string): unknown[] {
 const SUSPICIOUS = /[\n\r:#\-{}[\],&*!|>'"%@`\\\u2028\u2029]|^\s|\s$|^$/;
 
 function describeValue(value: string, values: Record<string, unknown>): string {
-  const shown = value.length > 60 ? `${JSON.stringify(value.slice(0, 57))}...` : JSON.stringify(value);
+  // JSON, with the characters it leaves raw but a terminal does not show (C1 controls, U+2028/9) escaped.
+  const json = (v: string) => JSON.stringify(v).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const shown = value.length > 60 ? `${json(value.slice(0, 57))}...` : json(value);
   const where = findValuePath(values, value);
   return where ? `value ${shown} (${where})` : `value ${shown}`;
 }
@@ -709,15 +822,16 @@ function lineAt(text: string, line: number): string {
   return (text.split('\n')[line] ?? '').trim().slice(0, 120);
 }
 
-function unsafeValueError(template: string, slot: Slot, values: Record<string, unknown>, where: string): KubernetesJobsError {
+function unsafeValueError(template: string, slot: Slot, values: Record<string, unknown>, where: string, why?: string): KubernetesJobsError {
   const hint =
-    slot.kind === 'json'
+    why ??
+    (slot.kind === 'json'
       ? 'the serialised value does not fit where it is placed (a yaml/tojson output inside quotes?)'
       : slot.context === 'single'
         ? 'it cannot be written inside single quotes; use double quotes in the template'
         : slot.context === 'block' || slot.context === 'comment'
           ? "it would leave its block; use '| indent(N)' for multi-line text or '| tojson'"
-          : `quote it in the template ("{{ ... }}") or use '| tojson'`;
+          : `quote it in the template ("{{ ... }}") or use '| tojson'`);
   return templateError(
     `template '${template}': ${describeValue(slot.value, values)} would change the manifest's structure${where ? ` at ${where}` : ''}: ${hint}`,
     { template, value: slot.value, context: slot.context },
@@ -727,9 +841,13 @@ function unsafeValueError(template: string, slot: Slot, values: Record<string, u
 // ---------------------------------------------------------------------------------------------
 // Rendering.
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function checkValues(values: unknown, at = 'values'): void {
   if (typeof values === 'string') {
     if (RESERVED.test(values)) throw templateError(`${at} contains a private-use character (U+E000-U+E003) reserved by the renderer`);
+    // No UTF-8 file can hold it, and kubectl refuses its escape.
+    if (LONE_SURROGATE.test(values)) throw templateError(`${at} is not valid Unicode (it holds a lone UTF-16 surrogate)`);
   } else if (Array.isArray(values)) values.forEach((v, i) => checkValues(v, `${at}[${i}]`));
   else if (values && typeof values === 'object') {
     for (const [k, v] of Object.entries(values)) {
@@ -807,10 +925,49 @@ export function writeRendered(dir: string, fileName: string, yamlText: string): 
   return file;
 }
 
+/**
+ * Characters on which kubectl's reading and the renderer's differ. kubectl reads manifests with go-yaml
+ * (through sigs.k8s.io/yaml), a YAML 1.1 reader:
+ * - NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR are line breaks for it and ordinary text for js-yaml
+ *   (YAML 1.2), so in a comment, a block scalar, a plain or a single-quoted scalar one of them ends
+ *   the line there and can start structure that js-yaml never sees;
+ * - outside tab, LF, CR, NEL and the printable ranges it refuses the whole file ("control characters
+ *   are not allowed"), where js-yaml lets some through (in comments, for example).
+ */
+const YAML11_BREAK = /[\u0085\u2028\u2029]/;
+const YAML11_DIFFERENT = /[\u0085\u2028\u2029]|[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u;
+
+/**
+ * The rendered text may hold none of {@link YAML11_DIFFERENT} raw, so that js-yaml and kubectl agree on
+ * where every line ends and both read the file. Values keep such characters only escaped: in double
+ * quotes (`\u2028`), as a whole plain scalar (which is then double-quoted), or through `tojson`/`yaml`.
+ * Anywhere else the render fails, naming the value, or the template line when the template's own text
+ * holds one.
+ */
+function checkYaml11Text(real: string, ranges: { start: number; end: number; slot: number }[], slots: Slot[], template: string, values: Record<string, unknown>): void {
+  const found = YAML11_DIFFERENT.exec(real);
+  if (!found) return;
+  const hex = found[0].codePointAt(0)!.toString(16).padStart(4, '0');
+  const code = `U+${hex.toUpperCase()}`;
+  const what = YAML11_BREAK.test(found[0]) ? `${code}, a line break for YAML 1.1 readers such as kubectl` : `${code}, a character kubectl refuses unescaped`;
+  const range = ranges.find((r) => found.index >= r.start && found.index < r.end);
+  if (range) {
+    throw unsafeValueError(template, slots[range.slot]!, values, '', `it holds ${what}, which only double quotes can escape; write "{{ ... }}" in the template or use '| tojson'`);
+  }
+  const line = real.slice(0, found.index).split('\n').length;
+  throw templateError(`template '${template}': rendered line ${line} holds ${what}, in the template's own text; write it as "\\u${hex}" inside double quotes`, {
+    template,
+    line,
+  });
+}
+
 function checkStructure(marked: string, template: string, values: Record<string, unknown>): { text: string; docs: unknown[] } {
   const parts = splitSlots(marked, template);
   const slots = parts.filter((p): p is Slot => typeof p !== 'string');
-  if (slots.length === 0) return { text: marked, docs: parseReal(marked, template) };
+  if (slots.length === 0) {
+    checkYaml11Text(marked, [], slots, template, values);
+    return { text: marked, docs: parseReal(marked, template) };
+  }
   scanContexts(parts);
   let real = '';
   let probe = '';
@@ -827,6 +984,7 @@ function checkStructure(marked: string, template: string, values: Record<string,
       probe += token(n++);
     }
   }
+  checkYaml11Text(real, ranges, slots, template, values);
   let probeDocs: unknown[];
   try {
     probeDocs = parseProbe(probe);
@@ -860,16 +1018,32 @@ function checkStructure(marked: string, template: string, values: Record<string,
 }
 
 /**
- * Manifests are read the way kubectl reads them (YAML 1.1 style): yes/no/on/off/y/n are booleans and a
- * leading zero means octal (`defaultMode: 0644`); otherwise YAML 1.2's core schema (no timestamps, no
- * sexagesimal numbers).
+ * A plain scalar that starts with a digit or a sign, read as a number the way go-yaml v2 (kubectl's
+ * reader, through sigs.k8s.io/yaml) reads it: underscores dropped, then Go's integer syntax (`0x1F`,
+ * `0o17`, `0b101`, a leading zero for octal as in `defaultMode: 0644`), then a YAML-style float.
+ */
+function goYamlNumber(s: string): number | typeof yaml.NOT_RESOLVED {
+  const p = s.replace(/_/g, '');
+  const int = /^([-+]?)(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|0([0-7]+)|([1-9][0-9]*|0))$/.exec(p);
+  if (int) {
+    const [, sign, hex, oct, bin, legacyOct, dec] = int;
+    const n = hex ? parseInt(hex, 16) : oct ? parseInt(oct, 8) : bin ? parseInt(bin, 2) : legacyOct ? parseInt(legacyOct, 8) : parseInt(dec!, 10);
+    return sign === '-' ? -n : n;
+  }
+  return /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(p) ? parseFloat(p) : yaml.NOT_RESOLVED;
+}
+
+/**
+ * Manifests are read the way kubectl reads them (YAML 1.1 style): yes/no/on/off/y/n are booleans and
+ * numbers are go-yaml's ({@link goYamlNumber}); otherwise YAML 1.2's core schema (no timestamps, no
+ * sexagesimal numbers). test/integration/render-kubectl.test.ts checks this against kubectl itself.
  */
 const KUBE_SCHEMA = yaml.CORE_SCHEMA.withTags(
   yaml.boolYaml11Tag,
   yaml.defineScalarTag('tag:yaml.org,2002:int', {
     implicit: true,
-    implicitFirstChars: ['0', '-', '+'],
-    resolve: (s: string) => (/^[-+]?0[0-7]+$/.test(s) ? parseInt(s, 8) : yaml.NOT_RESOLVED),
+    implicitFirstChars: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '-', '+'],
+    resolve: goYamlNumber,
     identify: () => false,
   }),
 );
@@ -889,7 +1063,8 @@ function changesMeaning(value: string): boolean {
     } catch {
       v = value;
     }
-    changes = v === null || (typeof v === 'boolean' && !/^(true|false|True|False|TRUE|FALSE)$/.test(value)) || (typeof v === 'number' && !Number.isFinite(v));
+    // `<<` is a merge key for kubectl's reader (YAML 1.1), a plain string for js-yaml's core schema.
+    changes = value === '<<' || v === null || (typeof v === 'boolean' && !/^(true|false|True|False|TRUE|FALSE)$/.test(value)) || (typeof v === 'number' && !Number.isFinite(v));
     if (meaningCache.size > 10_000) meaningCache.clear();
     meaningCache.set(value, changes);
   }

@@ -41,8 +41,8 @@ export interface KubernetesJobInput {
 
 /** What a downstream step's template sees of an upstream step. */
 export interface StepView {
-  /** The Job's name; a `forEach` step's list of Job names. */
-  jobName?: string | string[];
+  /** The Job's name; a `forEach` step's list of Job names; null when there is none (skipped, failed before creating). */
+  jobName?: string | string[] | null;
   status: 'Succeeded' | 'Failed' | 'Skipped' | 'Cancelled';
   /** The termination message (JSON-parsed); a `forEach` step's list of outputs. */
   output?: unknown;
@@ -97,4 +97,14 @@ export interface JobProgress {
   succeeded: number;
   failed: number;
   lastEvent?: string;
+}
+
+/**
+ * Input of the `kubernetesJobsDeleteJob` activity: the run activity's input and identity, from which
+ * the Job's namespace and name are derived exactly as the run activity derived them.
+ */
+export interface DeleteJobRequest {
+  input: KubernetesJobInput;
+  /** The run activity's execution (its activity id as the workflow saw it). */
+  owner: { workflowId: string; runId: string; activityId: string };
 }

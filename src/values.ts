@@ -81,6 +81,7 @@ export function readValuesFile(file: string): Record<string, unknown> {
   }
   if (doc === undefined || doc === null) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ValuesError(`values file '${file}' must hold a mapping at the top`);
+  checkSendable(doc, `values file '${file}'`, '');
   return doc as Record<string, unknown>;
 }
 
@@ -96,8 +97,36 @@ export function buildValues(input: { files?: string[]; assignments?: { key: stri
       } catch (err) {
         throw new ValuesError(`--set-json ${a.key}: not valid JSON (${(err as Error).message})`);
       }
+      checkSendable(v, `--set-json ${a.key}`, '');
     }
     setPath(values, a.key, v);
   }
   return values;
+}
+
+/**
+ * Throws unless `value` reaches the worker unchanged. Values travel in the workflow input as JSON
+ * (Temporal's default payload converter), so what is checked locally must be what JSON carries:
+ * finite numbers (JSON turns Infinity and NaN into null; `--set-json a=1e400` parses as Infinity),
+ * strings, booleans, null, lists and plain mappings. `where` names the source (`--set-json a`, `values file 'x.yaml'`), `at` the path in it.
+ */
+export function checkSendable(value: unknown, where: string, at: string): void {
+  const here = () => (at ? `${where}: ${at}` : where);
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) {
+      throw new ValuesError(`${here()} is ${value}, not a finite number; values reach the worker as JSON, which would turn it into null`);
+    }
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => checkSendable(v, where, `${at}[${i}]`));
+    return;
+  }
+  if (typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+    for (const [k, v] of Object.entries(value)) checkSendable(v, where, at ? `${at}.${k}` : k);
+    return;
+  }
+  const kind = value === undefined ? 'undefined' : typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
+  throw new ValuesError(`${here()} is ${/^[aeiou]/i.test(kind) ? 'an' : 'a'} ${kind}, which does not survive JSON on its way to the worker`);
 }

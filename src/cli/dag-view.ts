@@ -5,18 +5,20 @@
  */
 import type { Dag, DagResult, DagStepState } from '../dag-types.js';
 import type { JobProgress } from '../types.js';
+import { parseStepActivityId } from '../workflow/dag.js';
 
 /** Name the view uses for the `onExit` step (step names are lowercase, so it cannot clash). */
 export const ON_EXIT = 'onExit';
 
-/** Which step (and `forEach` item) an activity runs: activity ids are `<step>`, `<step>-<index>` or `onExit`. */
+/** Which step (and `forEach` item) an activity runs: activity ids are `<step>`, `<step>[<index>]` or `onExit`. */
 export function stepOfActivity(activityId: string, dag: Pick<Dag, 'steps' | 'onExit'>): { step: string; index?: number } | undefined {
-  if (activityId === ON_EXIT && dag.onExit) return { step: ON_EXIT };
-  const exact = dag.steps[activityId];
-  if (exact && exact.forEach === undefined) return { step: activityId };
-  const m = /^(.+)-(\d+)$/.exec(activityId);
-  if (m && dag.steps[m[1]!]?.forEach !== undefined) return { step: m[1]!, index: Number(m[2]) };
-  return undefined;
+  if (activityId === ON_EXIT) return dag.onExit ? { step: ON_EXIT } : undefined;
+  const id = parseStepActivityId(activityId);
+  // Only the first runDag of a workflow (no prefix): that is what dagWorkflow runs.
+  if (!id || id.prefix !== '') return undefined;
+  const step = dag.steps[id.step];
+  if (!step || (step.forEach === undefined) !== (id.index === undefined)) return undefined;
+  return id.index === undefined ? { step: id.step } : { step: id.step, index: id.index };
 }
 
 /** Prefix of a step's log lines: `extract | `, `transform[3] | `. */
@@ -175,6 +177,25 @@ function statusLine(name: string, s: DagStepState): string {
   }
 }
 
+/**
+ * Progress lines of running `forEach` steps for plain output (`[transform] items 120/1000 done,
+ * 10 running, 870 pending`): a step's line when its counts changed and its last one is at least
+ * `everyMs` old. `printed` (step -> time and text of its last line) is updated.
+ */
+export function itemProgressLines(state: DagResult, printed: Map<string, { at: number; text: string }>, now: number, everyMs: number): string[] {
+  const out: string[] = [];
+  for (const [name, s] of Object.entries(state.steps)) {
+    if (s.status !== 'Running' || !s.items) continue;
+    const text = `[${name}] ${itemSummary(s.items)}`;
+    const last = printed.get(name) ?? { at: now, text: '' };
+    if (!printed.has(name)) printed.set(name, last); // the step's Running line has just been printed
+    if (text === last.text || now - last.at < everyMs) continue;
+    printed.set(name, { at: now, text });
+    out.push(text);
+  }
+  return out;
+}
+
 /** The closing line: `DAG Succeeded: 4 succeeded, 1 skipped`. */
 export function summaryLine(dag: Pick<Dag, 'steps' | 'onExit'>, state: DagResult): string {
   const counts = new Map<string, number>();
@@ -186,6 +207,16 @@ export function summaryLine(dag: Pick<Dag, 'steps' | 'onExit'>, state: DagResult
   const parts = order.filter((st) => counts.get(st)).map((st) => `${counts.get(st)} ${st.toLowerCase()}`);
   const exit = dag.onExit && state.onExit ? `; onExit ${state.onExit.status.toLowerCase()}` : '';
   return `DAG ${state.status}: ${parts.join(', ')}${exit}`;
+}
+
+/**
+ * The step lines that fit a terminal of `rows` rows (the cursor cannot move back up past the top
+ * of the screen, so a taller block could not be redrawn in place): the first ones, then a count.
+ */
+export function fitToHeight(lines: readonly string[], rows: number): string[] {
+  const max = Math.max(2, rows - 1);
+  if (lines.length <= max) return [...lines];
+  return [...lines.slice(0, max - 1), `… ${lines.length - (max - 1)} more steps`];
 }
 
 /**

@@ -11,7 +11,7 @@ import { templateProblem } from '../render.js';
 import { mergeValues } from '../values.js';
 import { InvalidDagError, validateDag } from '../workflow/dag.js';
 import { type Io, UsageError, checkTemplateDirs, parse, renderOptions, stdio, valuesFromArgs } from './common.js';
-import { ON_EXIT, frame, logPrefix, statusChangeLines, stepLines, stepOfActivity, summaryLine, type RunningJob } from './dag-view.js';
+import { ON_EXIT, fitToHeight, frame, itemProgressLines, logPrefix, statusChangeLines, stepLines, stepOfActivity, summaryLine, type RunningJob } from './dag-view.js';
 import { ProgressPrinter, describeFailure, type HeartbeatDetails } from './run.js';
 import {
   CONNECTION_USAGE,
@@ -249,7 +249,7 @@ export async function startAndFollowDag(o: DagOptions, io: Io, env: NodeJS.Proce
       return 0;
     }
     const tty = io === stdio && !!process.stdout.isTTY;
-    const view = tty ? new TerminalView(io, dag, () => process.stdout.columns || 100) : new PlainView(io, dag);
+    const view = tty ? new TerminalView(io, dag, () => ({ columns: process.stdout.columns || 100, rows: process.stdout.rows || 40 })) : new PlainView(io, dag);
     return new DagFollower({ ...o, workflowId }, dag, client, connection, handle, io, view).follow(workerRun);
   });
 }
@@ -276,7 +276,7 @@ class TerminalView implements View {
   constructor(
     private readonly io: Io,
     private readonly dag: Dag,
-    private readonly columns: () => number,
+    private readonly size: () => { columns: number; rows: number },
   ) {}
 
   log(line: string): void {
@@ -286,7 +286,7 @@ class TerminalView implements View {
   update(state: DagResult | undefined, jobs: RunningJob[]): void {
     if (state) this.state = state;
     this.jobs = jobs;
-    const lines = stepLines(this.dag, this.state ?? { status: 'Running', steps: {} }, this.jobs, Date.now(), this.columns());
+    const lines = fitToHeight(stepLines(this.dag, this.state ?? { status: 'Running', steps: {} }, this.jobs, Date.now(), this.size().columns), this.size().rows);
     this.io.out(frame(this.drawn, this.pending, lines));
     this.pending = [];
     this.drawn = lines.length;
@@ -299,9 +299,13 @@ class TerminalView implements View {
   }
 }
 
-/** Without a terminal: log lines and a line per step status change, appended. */
+/** Plain output shows a running forEach step's item counts at most this often. */
+const ITEM_PROGRESS_MS = 10_000;
+
+/** Without a terminal: log lines, a line per step status change and now and then item counts, appended. */
 class PlainView implements View {
   private state?: DagResult;
+  private readonly itemsPrinted = new Map<string, { at: number; text: string }>();
 
   constructor(
     private readonly io: Io,
@@ -315,6 +319,7 @@ class PlainView implements View {
   update(state: DagResult | undefined): void {
     if (!state) return;
     for (const l of statusChangeLines(this.dag, this.state, state)) this.io.out(`${l}\n`);
+    for (const l of itemProgressLines(state, this.itemsPrinted, Date.now(), ITEM_PROGRESS_MS)) this.io.out(`${l}\n`);
     this.state = state;
   }
 
@@ -338,6 +343,7 @@ interface PendingActivity {
 /** Children described per poll at most (a huge fan-out has many; the first ones show the pods). */
 const MAX_CHILDREN_DESCRIBED = 20;
 const POLL_MS = 500;
+const QUERY_TIMEOUT_MS = 3_000;
 
 /**
  * Follows a started DAG: the `dagState` query for step states, `describe` of the workflow and its
@@ -425,6 +431,11 @@ class DagFollower {
     );
   }
 
+  /** The `dagState` query's answer, or undefined when no worker answers within a few seconds. */
+  private queryState(): Promise<DagResult | undefined> {
+    return this.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => this.handle.query<DagResult>(DAG_STATE_QUERY)).catch(() => undefined);
+  }
+
   /** Heartbeats of pending activities: running Jobs (pods) and their recent log lines. */
   private onPending(activities: readonly PendingActivity[], jobs: RunningJob[]): void {
     for (const a of activities) {
@@ -443,17 +454,17 @@ class DagFollower {
     }
   }
 
-  /** One look: the query, and describe of the workflow and its pending children. Returns whether a worker has it. */
+  /** One look: describe of the workflow and its pending children, and the query. Returns whether a worker has run it. */
   private async poll(): Promise<boolean> {
-    const [state, desc] = await Promise.all([
-      this.handle.query<DagResult>(DAG_STATE_QUERY).catch(() => undefined),
-      this.handle.describe().catch((err: unknown) => {
-        if (this.o.verbose) this.io.err(`note: describe failed: ${firstLine(err)}\n`);
-        return undefined;
-      }),
-    ]);
+    const desc = await this.handle.describe().catch((err: unknown) => {
+      if (this.o.verbose) this.io.err(`note: describe failed: ${firstLine(err)}\n`);
+      return undefined;
+    });
+    if (!desc) return true;
+    // A query waits for a worker (30 s when there is none): only once a worker ran the workflow's
+    // first task (started, task scheduled, started, completed), and never for long.
+    const state = desc.historyLength >= 4 ? await this.queryState() : undefined;
     if (state) this.state = state;
-    if (!desc) return state !== undefined;
     const jobs: RunningJob[] = [];
     this.onPending((desc.raw.pendingActivities ?? []) as PendingActivity[], jobs);
     const children = (desc.raw.pendingChildren ?? []).filter((c) => c.workflowId);
@@ -468,8 +479,7 @@ class DagFollower {
     );
     for (const d of described) if (d) this.onPending((d.raw.pendingActivities ?? []) as PendingActivity[], jobs);
     this.jobs = jobs;
-    const picked = state !== undefined || (desc.raw.pendingActivities ?? []).some((a) => a.state !== 1); // 1 = SCHEDULED
-    return picked;
+    return desc.historyLength >= 4;
   }
 
   async follow(workerRun: Promise<void> | undefined): Promise<number> {
@@ -511,7 +521,7 @@ class DagFollower {
     const detail = f?.details?.[0];
     const isResult = (x: unknown): x is DagResult => typeof x === 'object' && x !== null && 'steps' in x && 'status' in x;
     let final: DagResult | undefined = done.ok ? done.result : f?.type === 'DagFailed' && isResult(detail) ? detail : undefined;
-    final ??= await this.handle.query<DagResult>(DAG_STATE_QUERY).catch(() => this.state);
+    final ??= (await this.queryState()) ?? this.state;
     this.view.update(final, []);
     this.view.detach();
     if (final && final.status !== 'Running') this.io.out(`${summaryLine(this.dag, final)}\n`);

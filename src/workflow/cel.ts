@@ -79,6 +79,8 @@ export function checkCel(expression: string, scope: CelScope): { steps: string[]
 
 /** Turns CEL results into plain JSON data: ints (BigInt) become numbers, maps become objects. */
 export function toData(value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`the result ${value} is not a finite number (values travel as JSON)`);
+  if (value instanceof Date) return value.toISOString();
   if (typeof value === 'bigint') {
     const n = Number(value);
     return Number.isSafeInteger(n) ? n : value.toString();
@@ -91,7 +93,7 @@ export function toData(value: unknown): unknown {
     if (proto === Object.prototype || proto === null) {
       return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, toData(v)]));
     }
-    // Other CEL values (timestamps, durations, optionals) as their string form.
+    // Other CEL values (durations, optionals) as their string form.
     return String(value);
   }
   return value;

@@ -22,7 +22,9 @@ import {
   ParentClosePolicy,
   condition,
   defineQuery,
+  defineSignal,
   executeChild,
+  getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -33,7 +35,7 @@ import { DAG_STATE_QUERY, type Dag, type DagExitStep, type DagItemCounts, type D
 import { FailureType } from '../failures.js';
 import type { KubernetesJobInput, StepView } from '../types.js';
 import { evaluateCel, type CelScope } from './cel.js';
-import { InvalidDagError, startOrder, upstreamSets, validateDag } from './dag.js';
+import { InvalidDagError, stepActivityId, startOrder, upstreamSets, validateDag } from './dag.js';
 import { runKubernetesJob } from './index.js';
 
 /** The `dagState` query: the live {@link DagResult} (status `Running` while the DAG runs). */
@@ -41,6 +43,26 @@ export const dagStateQuery = defineQuery<DagResult>(DAG_STATE_QUERY);
 
 /** Default of {@link RunDagOptions.batchSize}. */
 export const DEFAULT_BATCH_SIZE = 200;
+
+/**
+ * Activities and child workflows one DAG workflow keeps pending at most (Temporal refuses more than
+ * 2,000 of each); further Jobs wait for a slot.
+ */
+export const MAX_PENDING_IN_WORKFLOW = 1000;
+
+/** A `forEach` runs in child workflows once the parent's history would pass this many events. */
+const HISTORY_BUDGET = 30_000;
+/** History events one Job adds to the workflow that runs it (scheduled, started, completed, tasks). */
+const EVENTS_PER_JOB = 10;
+
+/**
+ * Upper bound of the upstream views (`steps`) one Job's input may carry. Every Job's input is
+ * stored in history: 200 Jobs of a batch x 128 KiB stays well inside Temporal's 50 MB history limit.
+ */
+export const MAX_STEPS_VIEW_BYTES = 128 * 1024;
+
+/** Sent by a batch child to its parent when an item fails, so failFast acts at once. */
+const batchItemFailedSignal = defineSignal<[string]>('dagBatchItemFailed');
 
 interface CheckTemplatesActivity {
   kubernetesJobsCheckTemplates(templates: string[]): Promise<Array<{ template: string; problem: string }>>;
@@ -69,23 +91,50 @@ export interface DagBatchInput {
   valuesFrom?: Record<string, string>;
   steps: Record<string, StepView>;
   activity?: Partial<ActivityOptions>;
+  /** Prefix of activity ids (`dag2.` for the second `runDag` of a workflow). */
+  idPrefix?: string;
 }
 
-/** A counting semaphore in workflow code (deterministic: waiters are woken by the SDK's condition checks). */
+/**
+ * A counting semaphore in workflow code, first come first served: a waiting acquire of several
+ * permits (a batch) is not overtaken by later single ones. Deterministic: waiters are woken in order by
+ * the SDK's condition checks. A waiter whose scope is cancelled leaves the queue (or gives back what it
+ * was granted) and throws.
+ */
 class Permits {
+  private readonly queue: { n: number; granted: boolean }[] = [];
   constructor(private free: number) {}
+  /** Takes `n` permits now if they are free and nobody waits; synchronous, so uncontended takes follow call order. */
+  tryAcquire(n = 1): boolean {
+    if (this.queue.length || this.free < n) return false;
+    this.free -= n;
+    return true;
+  }
   async acquire(n = 1): Promise<void> {
-    // Several waiters can be woken by one release; each re-checks before it takes its permits.
-    for (;;) {
-      await condition(() => this.free >= n);
-      if (this.free >= n) {
-        this.free -= n;
-        return;
+    if (this.tryAcquire(n)) return;
+    const waiter = { n, granted: false };
+    this.queue.push(waiter);
+    try {
+      await condition(() => waiter.granted);
+    } catch (err) {
+      if (waiter.granted) this.release(n);
+      else {
+        this.queue.splice(this.queue.indexOf(waiter), 1);
+        this.pump();
       }
+      throw err;
     }
   }
   release(n = 1): void {
     this.free += n;
+    this.pump();
+  }
+  private pump(): void {
+    while (this.queue.length && this.free >= this.queue[0]!.n) {
+      const w = this.queue.shift()!;
+      this.free -= w.n;
+      w.granted = true;
+    }
   }
 }
 
@@ -97,7 +146,9 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 export function mergeStepValues(base: Record<string, unknown> | undefined, over: Record<string, unknown> | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(base ?? {}) };
   for (const [k, v] of Object.entries(over ?? {})) {
-    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeStepValues(out[k] as Record<string, unknown>, v) : v;
+    const merged = isPlainObject(v) && isPlainObject(out[k]) ? mergeStepValues(out[k] as Record<string, unknown>, v) : v;
+    // defineProperty: a key named `__proto__` stays a plain key instead of setting the prototype.
+    Object.defineProperty(out, k, { value: merged, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -155,11 +206,11 @@ async function runJobUnderPermits(activityId: string, permits: Permits[], makeIn
   const held: Permits[] = [];
   try {
     for (const p of permits) {
-      await p.acquire(1);
+      if (!p.tryAcquire(1)) await p.acquire(1);
       held.push(p);
     }
-    const input = makeInput();
     onStart?.();
+    const input = makeInput();
     const r = await runKubernetesJob(input, { ...(activity ?? {}), activityId });
     return { status: 'Succeeded', jobName: r.jobName, output: r.output };
   } catch (err) {
@@ -179,6 +230,7 @@ async function runJobUnderPermits(activityId: string, permits: Permits[], makeIn
 async function runItems(
   input: Omit<DagBatchInput, 'parallelism'> & { permits: Permits[] },
   onUpdate: (index: number, r: ItemResult | 'running') => void,
+  onFailed: () => void,
 ): Promise<ItemResult[]> {
   const scope = new CancellationScope();
   let failed = false;
@@ -187,7 +239,7 @@ async function runItems(
       input.items.map(async (item, i) => {
         const index = input.startIndex + i;
         const r = await runJobUnderPermits(
-          `${input.step}-${index}`,
+          stepActivityId(input.step, index, input.idPrefix),
           input.permits,
           () => ({ ...input.job, values: evaluateValues(input.valuesFrom, 'item', input.values, input.steps, { item, index }), steps: input.steps }),
           input.activity,
@@ -196,6 +248,7 @@ async function runItems(
         onUpdate(index, r);
         if (r.status === 'Failed' && input.failFast && !failed) {
           failed = true;
+          onFailed();
           scope.cancel();
         }
         return r;
@@ -210,7 +263,11 @@ async function runItems(
  * workflows file that re-exports that entry (or `dagBatchWorkflow` from it) has it.
  */
 export async function dagBatchWorkflow(input: DagBatchInput): Promise<ItemResult[]> {
-  return runItems({ ...input, permits: [new Permits(input.parallelism)] }, () => undefined);
+  const parent = workflowInfo().parent;
+  return runItems({ ...input, permits: [new Permits(input.parallelism)] }, () => undefined, () => {
+    // Tell the parent at once, so it stops the rest of the DAG while this batch deletes its Jobs.
+    if (parent) void getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(batchItemFailedSignal, input.step).catch(() => undefined);
+  });
 }
 
 function emptyCounts(total: number): DagItemCounts {
@@ -241,8 +298,14 @@ export async function runDag(input: Dag, options: RunDagOptions = {}): Promise<D
     if (err instanceof InvalidDagError) throw invalidDag(err.problems);
     throw err;
   }
+  if (options.batchSize !== undefined && !(Number.isInteger(options.batchSize) && options.batchSize >= 1)) {
+    throw invalidDag([`option batchSize must be a whole number >= 1, got ${JSON.stringify(options.batchSize)}`]);
+  }
+  // Activity and child ids of a second runDag in the same workflow must not collide with the first's.
+  runDagCalls++;
+  const idPrefix = runDagCalls === 1 ? '' : `dag${runDagCalls}.`;
   const activity = options.activity as Partial<ActivityOptions> | undefined;
-  const batchSize = Math.max(1, Math.floor(options.batchSize ?? DEFAULT_BATCH_SIZE));
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const names = Object.keys(dag.steps);
   const order = startOrder(dag);
   const upstream = upstreamSets(dag);
@@ -251,10 +314,18 @@ export async function runDag(input: Dag, options: RunDagOptions = {}): Promise<D
   if (dag.onExit) state.onExit = { status: 'Pending' };
   setHandler(dagStateQuery, () => state);
 
-  await checkTemplates(dag);
+  try {
+    await checkTemplates(dag, idPrefix);
+  } catch (err) {
+    state.status = isCancellation(err) ? 'Cancelled' : 'Failed';
+    for (const n of names) Object.assign(state.steps[n]!, { status: 'Skipped', reason: `not started: ${isCancellation(err) ? 'the DAG was cancelled' : 'the DAG was rejected'}` });
+    throw err;
+  }
 
   const root = CancellationScope.current();
   const dagPermits = new Permits(dag.maxParallel ?? Infinity);
+  // Activities and children pending in this workflow, whatever the DAG's own bounds.
+  const slots = new Permits(MAX_PENDING_IN_WORKFLOW);
   const scopes = new Set<CancellationScope>();
   let stopReason: string | undefined;
   const stop = (failedStep: string) => {
@@ -262,23 +333,29 @@ export async function runDag(input: Dag, options: RunDagOptions = {}): Promise<D
     stopReason = `not started: step '${failedStep}' failed (failFast)`;
     for (const s of scopes) s.cancel();
   };
+  setHandler(batchItemFailedSignal, (step) => {
+    if (step.startsWith(idPrefix) && dag.steps[step.slice(idPrefix.length)]) stop(step.slice(idPrefix.length));
+  });
   const views = (of: Iterable<string>): Record<string, StepView> => {
     const out: Record<string, StepView> = {};
+    // Every key present (null when unknown), so CEL like `steps.a.output == 'x'` never fails on a missing key.
     for (const n of of) {
       const s = state.steps[n]!;
-      out[n] = { status: s.status as StepView['status'], ...(s.jobName !== undefined ? { jobName: s.jobName } : {}), ...(s.output !== undefined ? { output: s.output } : {}) };
+      out[n] = { status: s.status as StepView['status'], jobName: s.jobName ?? null, output: s.output ?? null } as StepView;
     }
     return out;
   };
   const finish = (s: DagStepState, status: DagStepState['status'], extra: Partial<DagStepState> = {}) => {
     Object.assign(s, extra, { status, finishedAt: nowIso() });
   };
+  const cancelReason = () => (root.consideredCancelled ? 'the DAG was cancelled' : (stopReason?.replace('not started: ', '') ?? 'cancelled'));
 
   const runStep = async (name: string): Promise<void> => {
     const step = dag.steps[name]!;
     const s = state.steps[name]!;
     if (root.consideredCancelled) return finish(s, 'Skipped', { reason: 'not started: the DAG was cancelled' });
-    if (stopReason) return finish(s, 'Skipped', { reason: stopReason });
+    // After a failure with failFast, only steps whose `when` says so (fallbacks, finalisers) still start.
+    if (stopReason && step.when === undefined) return finish(s, 'Skipped', { reason: stopReason });
     const steps = views(upstream.get(name)!);
     const values = mergeStepValues(dag.values, step.values);
     if (step.when !== undefined) {
@@ -298,6 +375,13 @@ export async function runDag(input: Dag, options: RunDagOptions = {}): Promise<D
       const notOk = (step.dependsOn ?? []).filter((d) => state.steps[d]!.status !== 'Succeeded');
       if (notOk.length) return finish(s, 'Skipped', { reason: `dependency ${notOk.map((d) => `'${d}' ${state.steps[d]!.status.toLowerCase()}`).join(', ')}` });
     }
+    const viewBytes = JSON.stringify(steps).length;
+    if (viewBytes > MAX_STEPS_VIEW_BYTES) {
+      finish(s, 'Failed', {
+        error: `the upstream outputs this step's Jobs would carry (steps.<name>) are ${viewBytes} bytes, over the ${MAX_STEPS_VIEW_BYTES}-byte limit per Job input: keep outputs small (a path or a count), and pass what each item needs through forEach/valuesFrom`,
+      });
+      return stop(name);
+    }
     const scope = new CancellationScope();
     scopes.add(scope);
     try {
@@ -310,14 +394,14 @@ export async function runDag(input: Dag, options: RunDagOptions = {}): Promise<D
 
   const runSingle = async (name: string, step: DagStep, s: DagStepState, steps: Record<string, StepView>, values: Record<string, unknown>) => {
     const r = await runJobUnderPermits(
-      name,
-      [dagPermits],
+      stepActivityId(name, undefined, idPrefix),
+      [dagPermits, slots],
       () => ({ ...jobInput(dag, step), values: evaluateValues(step.valuesFrom, 'step', values, steps, {}), steps }),
       activity,
       () => Object.assign(s, { status: 'Running', startedAt: nowIso() }),
     );
     if (r.status === 'NotStarted') return finish(s, 'Skipped', { reason: stopReason ?? 'not started: the DAG was cancelled' });
-    if (r.status === 'Cancelled') return finish(s, 'Cancelled', { reason: root.consideredCancelled ? 'the DAG was cancelled' : (stopReason?.replace('not started: ', '') ?? 'cancelled') });
+    if (r.status === 'Cancelled') return finish(s, 'Cancelled', { reason: cancelReason() });
     finish(s, r.status, {
       ...(r.jobName !== undefined ? { jobName: r.jobName } : {}),
       ...(r.output !== undefined ? { output: r.output } : {}),
@@ -358,21 +442,20 @@ export async function runDag(input: Dag, options: RunDagOptions = {}): Promise<D
     };
     const stepPermits = new Permits(step.maxParallel ?? Infinity);
     const job = jobInput(dag, step);
-    const common = { step: name, job, values, steps, failFast, activity, ...(step.valuesFrom ? { valuesFrom: step.valuesFrom } : {}) };
-    if (items.length <= batchSize) {
-      await runItems({ ...common, startIndex: 0, items, permits: [stepPermits, dagPermits] }, record);
+    const common = { step: name, job, values, steps, failFast, activity, idPrefix, ...(step.valuesFrom ? { valuesFrom: step.valuesFrom } : {}) };
+    // Children when the list is large, or when running it here would bring this history near its limit.
+    const inChildren = items.length > batchSize || workflowInfo().historyLength + items.length * EVENTS_PER_JOB > HISTORY_BUDGET;
+    if (!inChildren) {
+      await runItems({ ...common, startIndex: 0, items, permits: [stepPermits, dagPermits, slots] }, record, () => stop(name));
     } else {
-      await runBatches(name, items, common, Math.min(step.maxParallel ?? Infinity, dag.maxParallel ?? Infinity, batchSize), [stepPermits, dagPermits], record, counts);
+      await runBatches(name, items, common, Math.min(step.maxParallel ?? Infinity, dag.maxParallel ?? Infinity, batchSize), [stepPermits, dagPermits], record);
     }
-    // Items that did not run (cancelled, or never started after a failFast or a cancellation) make the step Cancelled.
+    // Items that did not run to an end (cancelled, or never started after failFast or a cancellation) make the step Cancelled.
     const status: DagStepState['status'] = counts.failed > 0 ? 'Failed' : counts.cancelled + counts.skipped > 0 ? 'Cancelled' : 'Succeeded';
-    finish(s, status, {
-      ...(firstError ? { error: firstError } : {}),
-      ...(status === 'Cancelled' ? { reason: root.consideredCancelled ? 'the DAG was cancelled' : (stopReason?.replace('not started: ', '') ?? 'cancelled') } : {}),
-    });
+    finish(s, status, { ...(firstError ? { error: firstError } : {}), ...(status === 'Cancelled' ? { reason: cancelReason() } : {}) });
   };
 
-  /** Items in child workflows of at most `batchSize` items, each holding `k` permits while it runs. */
+  /** Items in child workflows of at most `batchSize` items, each holding `k` permits of every bound while it runs. */
   const runBatches = async (
     name: string,
     items: unknown[],
@@ -380,52 +463,50 @@ export async function runDag(input: Dag, options: RunDagOptions = {}): Promise<D
     perBatch: number,
     permits: Permits[],
     record: (index: number, r: ItemResult | 'running') => void,
-    counts: DagItemCounts,
   ) => {
     const info = workflowInfo();
+    const size = Math.min(batchSize, Math.max(1, Math.ceil(items.length / Math.ceil(items.length / batchSize))));
     const batches: { start: number; items: unknown[] }[] = [];
-    for (let i = 0; i < items.length; i += batchSize) batches.push({ start: i, items: items.slice(i, i + batchSize) });
-    let failed = false;
+    for (let i = 0; i < items.length; i += size) batches.push({ start: i, items: items.slice(i, i + size) });
     const scope = new CancellationScope();
+    const failed = () => {
+      stop(name);
+      if (common.failFast) scope.cancel();
+    };
     await scope.run(() =>
       Promise.all(
         batches.map(async (b, j) => {
           const k = Math.min(perBatch, b.items.length);
-          const held: Permits[] = [];
-          try {
-            for (const p of permits) {
-              await p.acquire(k);
-              held.push(p);
-            }
-            counts.pending -= b.items.length;
-            counts.running += b.items.length;
-            const results = await executeChild(dagBatchWorkflow, {
-              args: [{ ...common, startIndex: b.start, items: b.items, parallelism: k }],
-              workflowId: `${info.workflowId}/${name}/batch-${j}`,
-              parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-            });
-            counts.running -= b.items.length;
-            counts.pending += b.items.length;
-            results.forEach((r, i) => {
-              if (r.status !== 'NotStarted') record(b.start + i, 'running');
-              record(b.start + i, r);
-            });
-            if (!failed && common.failFast && results.some((r) => r.status === 'Failed')) {
-              failed = true;
-              scope.cancel();
-            }
-          } catch (err) {
-            if (held.length === permits.length) {
-              counts.running -= b.items.length;
-              counts.pending += b.items.length;
-            }
-            const r: ItemResult = isCancellation(err) ? { status: held.length === permits.length ? 'Cancelled' : 'NotStarted' } : { status: 'Failed', error: describeError(err) };
+          const held: { p: Permits; n: number }[] = [];
+          const each = (r: ItemResult) =>
             b.items.forEach((_, i) => {
               if (r.status !== 'NotStarted') record(b.start + i, 'running');
               record(b.start + i, r);
             });
+          try {
+            for (const [p, n] of [...permits.map((p) => [p, k] as const), [slots, 1] as const]) {
+              if (!p.tryAcquire(n)) await p.acquire(n);
+              held.push({ p, n });
+            }
+            const results = await executeChild(dagBatchWorkflow, {
+              args: [{ ...common, startIndex: b.start, items: b.items, parallelism: k }],
+              workflowId: `${info.workflowId}/${common.idPrefix ?? ''}${name}/batch-${j}`,
+              parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+            });
+            results.forEach((r, i) => {
+              if (r.status !== 'NotStarted') record(b.start + i, 'running');
+              record(b.start + i, r);
+            });
+            if (results.some((r) => r.status === 'Failed')) failed();
+          } catch (err) {
+            if (isCancellation(err)) each({ status: held.length === permits.length + 1 ? 'Cancelled' : 'NotStarted' });
+            else {
+              // The child itself failed (terminated, or could not start): its items' outcomes are unknown.
+              each({ status: 'Failed', error: `batch ${j} (items ${b.start}-${b.start + b.items.length - 1}): ${describeError(err)}` });
+              failed();
+            }
           } finally {
-            for (const p of held) p.release(k);
+            for (const { p, n } of held) p.release(n);
           }
         }),
       ),
@@ -464,7 +545,7 @@ export async function runDag(input: Dag, options: RunDagOptions = {}): Promise<D
     // Not cancellable: it runs after the DAG was cancelled, too.
     await CancellationScope.nonCancellable(async () => {
       const r = await runJobUnderPermits(
-        'onExit',
+        stepActivityId('onExit', undefined, idPrefix),
         [],
         () => ({ ...jobInput(dag, exit), values: evaluateValues(exit.valuesFrom, 'exit', values, steps, { dag: dagView }), steps }),
         activity,
@@ -483,19 +564,22 @@ export async function runDag(input: Dag, options: RunDagOptions = {}): Promise<D
   return state;
 }
 
+/** Calls of runDag in this workflow execution (workflow globals are per execution). */
+let runDagCalls = 0;
+
 function invalidDag(problems: string[]): ApplicationFailure {
   const e = new InvalidDagError(problems);
   return ApplicationFailure.create({ type: FailureType.InvalidDag, message: e.message, nonRetryable: true, details: [problems] });
 }
 
 /** Asks a worker whether every template of the DAG exists there; fails with `InvalidDag` if not. */
-async function checkTemplates(dag: Dag): Promise<void> {
+async function checkTemplates(dag: Dag, idPrefix: string): Promise<void> {
   const byTemplate = new Map<string, string[]>();
   const add = (t: string, who: string) => byTemplate.set(t, [...(byTemplate.get(t) ?? []), who]);
   for (const [n, s] of Object.entries(dag.steps)) add(s.template, `step '${n}'`);
   if (dag.onExit) add(dag.onExit.template, 'onExit');
   const { kubernetesJobsCheckTemplates } = proxyActivities<CheckTemplatesActivity>({
-    activityId: 'checkTemplates',
+    activityId: `${idPrefix}checkTemplates`,
     startToCloseTimeout: '1 minute',
     retry: { maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.TemplateError] },
   });

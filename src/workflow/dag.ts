@@ -74,13 +74,21 @@ function checkDefaults(obj: Record<string, unknown>, where: string, problems: st
   }
 }
 
+/** True if `x` holds a `__proto__` key at any depth (it would not survive a merge as a plain key). */
+function hasProtoKey(x: unknown): boolean {
+  if (Array.isArray(x)) return x.some(hasProtoKey);
+  if (!isRecord(x)) return false;
+  return Object.keys(x).some((k) => k === '__proto__' || hasProtoKey(x[k]));
+}
+
 function checkValues(values: unknown, where: string, reserved: readonly string[], problems: string[]): void {
   if (values === undefined) return;
   if (!isRecord(values)) {
     problems.push(`${where}: 'values' must be a mapping`);
     return;
   }
-  for (const k of reserved) if (k in values) problems.push(`${where}: value '${k}' is reserved (the engine sets it for templates)`);
+  for (const k of reserved) if (Object.prototype.hasOwnProperty.call(values, k)) problems.push(`${where}: value '${k}' is reserved (the engine sets it for templates)`);
+  if (hasProtoKey(values)) problems.push(`${where}: a value key '__proto__' is not allowed`);
 }
 
 /** One CEL expression: parses, type-checks, and reads only steps in `visible`. */
@@ -104,6 +112,9 @@ function checkJobOptions(step: Record<string, unknown>, where: string, problems:
   if (typeof step.template !== 'string' || step.template.trim() === '') problems.push(`${where} has no template ('template' must name a template file)`);
   if ('name' in step && (typeof step.name !== 'string' || step.name === '')) problems.push(`${where}: 'name' must be a non-empty string`);
   if ('valuesFrom' in step && !isRecord(step.valuesFrom)) problems.push(`${where}: 'valuesFrom' must be a mapping of value names to CEL expressions`);
+  for (const k of isRecord(step.valuesFrom) ? Object.keys(step.valuesFrom) : []) {
+    if ([...RESERVED_VALUES, ...RESERVED_ITEM_VALUES, '__proto__'].includes(k)) problems.push(`${where}: valuesFrom '${k}' is reserved (the engine sets it for templates)`);
+  }
   checkDefaults(step, where, problems);
 }
 
@@ -262,4 +273,20 @@ export function validateDag(input: unknown): Dag {
   }
   if (problems.length) throw new InvalidDagError(problems);
   return dag;
+}
+
+/**
+ * The activity id of a step's Job: `<step>`, `<step>[<index>]` for a `forEach` item, `onExit`; with a
+ * prefix (`dag2.`) for a second `runDag` in one workflow. Brackets cannot appear in step names, so a
+ * step named `fan-1` never collides with item 1 of step `fan`.
+ */
+export function stepActivityId(step: string, index?: number, prefix = ''): string {
+  return `${prefix}${step}${index === undefined ? '' : `[${index}]`}`;
+}
+
+/** The step (and item index) of an activity id made by {@link stepActivityId}, or undefined. */
+export function parseStepActivityId(activityId: string): { prefix: string; step: string; index?: number } | undefined {
+  const m = /^((?:dag\d+\.)?)([a-z][-a-z0-9]*)(?:\[(\d+)\])?$/.exec(activityId);
+  if (!m) return undefined;
+  return { prefix: m[1]!, step: m[2]!, ...(m[3] !== undefined ? { index: Number(m[3]) } : {}) };
 }

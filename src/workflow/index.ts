@@ -5,9 +5,9 @@
  * sandbox: it may import only sandbox-safe modules (types, failure constants, @temporalio/workflow),
  * never Node built-ins, the Kubernetes client or the template engine (ESLint enforces this).
  */
-import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, ActivityFailure, CancellationScope, CancelledFailure, TimeoutFailure, isCancellation, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../failures.js';
-import type { KubernetesJobInput, KubernetesJobResult } from '../types.js';
+import type { DeleteJobRequest, KubernetesJobInput, KubernetesJobResult } from '../types.js';
 
 export { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../failures.js';
 export type * from '../types.js';
@@ -17,6 +17,7 @@ export { DAG_STATE_QUERY } from '../dag-types.js';
 /** The activity as the workflow sees it (kept here so this entry imports no worker-side module). */
 interface RunJobActivity {
   kubernetesJobsRunJob(input: KubernetesJobInput): Promise<KubernetesJobResult>;
+  kubernetesJobsDeleteJob(request: DeleteJobRequest): Promise<void>;
 }
 
 /** Options of {@link runKubernetesJob}: any Temporal activity option may be overridden. */
@@ -53,7 +54,32 @@ export async function runKubernetesJob(input: KubernetesJobInput, options: RunKu
       ...options.retry,
     },
   });
-  return act.kubernetesJobsRunJob(input);
+  try {
+    return await act.kubernetesJobsRunJob(input);
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.activityId !== undefined && (isCancellation(err) || err.cause instanceof TimeoutFailure)) {
+      await deleteJobDurably(input, err.activityId, options);
+      // A cancelled workflow whose activity timed out (its worker died handling the cancellation) still ends as cancelled.
+      if (!isCancellation(err) && CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled; the Job was deleted', [], err);
+    }
+    throw err;
+  }
+}
+
+/**
+ * After the run activity reported cancelled or timed out, makes sure its Job and pods are gone. Temporal
+ * does not retry a cancelled activity, so a worker that died while deleting would leave the Job behind:
+ * this activity runs outside the workflow's cancellation and is retried until the delete is confirmed.
+ */
+async function deleteJobDurably(input: KubernetesJobInput, activityId: string, options: RunKubernetesJobOptions): Promise<void> {
+  const cleanup = proxyActivities<RunJobActivity>({
+    ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
+    startToCloseTimeout: '5m',
+    heartbeatTimeout: '20s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] },
+  });
+  const { workflowId, runId } = workflowInfo();
+  await CancellationScope.nonCancellable(() => cleanup.kubernetesJobsDeleteJob({ input, owner: { workflowId, runId, activityId } }));
 }
 
 /** A ready workflow that runs one templated Job (what `temporal-k8s-jobs run` starts). */

@@ -200,7 +200,7 @@ test('fan-out over an output and fan-in run in order; outputs flow through value
   // Order, as the cluster saw it: plan finished before any fan Job existed; every fan Job finished before join's.
   const seen = observer.of(handle.workflowId);
   const plan = seen.get('plan')!;
-  const fans = ['fan-0', 'fan-1', 'fan-2'].map((id) => seen.get(id)!);
+  const fans = ['fan[0]', 'fan[1]', 'fan[2]'].map((id) => seen.get(id)!);
   const join = seen.get('join')!;
   expect(fans.every(Boolean)).toBe(true);
   for (const f of fans) expect(f.added).toBeGreaterThanOrEqual(plan.finished!);
@@ -256,33 +256,79 @@ test('when: a false condition skips, a failure runs the fallback; skips propagat
   expect([...seen.keys()].sort()).toEqual(['fallback', 'risky']);
 });
 
-test('failFast: a failure deletes the running Jobs within 5 s and starts nothing new; onExit runs after the failure', async () => {
+test('failFast: a failure deletes the running Jobs within 5 s and starts nothing new (a `when` fallback still runs); onExit runs after the failure', async () => {
   const handle = await start({
+    maxParallel: 4,
     steps: {
       slow: job({ seconds: 120 }),
       'slow-items': { ...job({ seconds: 120 }), forEach: ['x', 'y'] },
       boom: job({ seconds: 3, exit: 2 }),
-      later: { ...job(), dependsOn: ['boom'], when: 'true' },
+      // Waits for a permit (4 Jobs run) until boom fails: then it never starts.
+      waiting: job(),
+      later: { ...job(), dependsOn: ['boom'] },
+      fallback: { ...job(), dependsOn: ['boom'], when: "steps.boom.status == 'Failed'" },
       'after-slow': { ...job(), dependsOn: ['slow'] },
     },
     onExit: { template: 'job.yaml.njk', values: { image: 'busybox:1.36', command: 'echo bye' }, valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.message}': dag.status + ':' + steps.boom.status + ':' + steps.slow.status}` } },
   });
   const { result } = await outcome(handle.result());
-  expect(statuses(result)).toEqual({ slow: 'Cancelled', 'slow-items': 'Cancelled', boom: 'Failed', later: 'Skipped', 'after-slow': 'Skipped' });
+  expect(statuses(result)).toEqual({ slow: 'Cancelled', 'slow-items': 'Cancelled', boom: 'Failed', waiting: 'Skipped', later: 'Skipped', fallback: 'Succeeded', 'after-slow': 'Skipped' });
+  expect(result.steps.waiting!.reason).toBe("not started: step 'boom' failed (failFast)");
   expect(result.steps.later!.reason).toBe("not started: step 'boom' failed (failFast)");
+  expect(result.steps['after-slow']!.reason).toBe("not started: step 'boom' failed (failFast)");
+  expect(result.steps.slow!.reason).toBe("step 'boom' failed (failFast)");
   expect(result.steps['slow-items']!.items).toMatchObject({ total: 2, cancelled: 2 });
   expect(result.onExit).toMatchObject({ status: 'Succeeded', output: 'Failed:Failed:Cancelled' });
   const seen = observer.of(handle.workflowId);
-  expect([...seen.keys()].sort()).toEqual(['boom', 'onExit', 'slow', 'slow-items-0', 'slow-items-1']);
-  const failedAt = seen.get('boom')!.finished!;
-  for (const id of ['slow', 'slow-items-0', 'slow-items-1']) {
-    const j = seen.get(id)!;
-    expect(j.deleted).toBeDefined();
-    expect(j.deleted! - failedAt).toBeLessThanOrEqual(5000);
-  }
+  expect([...seen.keys()].sort()).toEqual(['boom', 'fallback', 'onExit', 'slow', 'slow-items[0]', 'slow-items[1]']);
+  expectDeletedWithin5s(seen, seen.get('boom')!.finished!, ['slow', 'slow-items[0]', 'slow-items[1]']);
   // onExit started after everything else had ended.
-  expect(seen.get('onExit')!.added).toBeGreaterThanOrEqual(Math.max(...['slow', 'slow-items-0', 'slow-items-1'].map((id) => seen.get(id)!.deleted!)));
+  expect(seen.get('onExit')!.added).toBeGreaterThanOrEqual(Math.max(...['slow', 'slow-items[0]', 'slow-items[1]'].map((id) => seen.get(id)!.deleted!)));
 });
+
+/** Each Job was deleted at most 5 s after `since` (as the independent watcher saw it); prints the latencies. */
+function expectDeletedWithin5s(seen: Map<string, Seen>, since: number, ids: string[]): void {
+  const latencies = ids.map((id) => {
+    const j = seen.get(id);
+    expect(j?.deleted).toBeDefined();
+    return j!.deleted! - since;
+  });
+  process.stdout.write(`[dag] failFast deletion latencies (ms): ${latencies.join(', ')}\n`);
+  for (const l of latencies) expect(l).toBeLessThanOrEqual(5000);
+}
+
+test('failFast on a forEach item: the first failed item cancels its siblings and the other steps at once', async () => {
+  const handle = await start({
+    steps: {
+      fan: { ...job(), forEach: [0, 1, 2], valuesFrom: { podAnnotations: `index == 1 ? {'${KWOK_ANNOTATIONS.duration}': '2s', '${KWOK_ANNOTATIONS.exitCode}': '3'} : {'${KWOK_ANNOTATIONS.duration}': '120s'}` } },
+      other: job({ seconds: 120 }),
+    },
+  });
+  const { result } = await outcome(handle.result());
+  expect(statuses(result)).toEqual({ fan: 'Failed', other: 'Cancelled' });
+  expect(result.steps.fan!.items).toMatchObject({ total: 3, failed: 1, cancelled: 2, running: 0, pending: 0 });
+  expect(result.steps.fan!.error).toMatch(/^item 1: JobFailed: /);
+  const seen = observer.of(handle.workflowId);
+  expectDeletedWithin5s(seen, seen.get('fan[1]')!.finished!, ['fan[0]', 'fan[2]', 'other']);
+});
+
+test('failFast in a batched forEach: an item failing in one child workflow stops the other batches and steps at once', async () => {
+  const handle = await start(
+    {
+      steps: {
+        big: { ...job(), forEach: [0, 1, 2, 3, 4, 5, 6, 7, 8], valuesFrom: { podAnnotations: `index == 4 ? {'${KWOK_ANNOTATIONS.duration}': '3s', '${KWOK_ANNOTATIONS.exitCode}': '3'} : {'${KWOK_ANNOTATIONS.duration}': '120s'}` } },
+        other: job({ seconds: 120 }),
+      },
+    },
+    { batchSize: 3 },
+  );
+  const { result } = await outcome(handle.result());
+  expect(statuses(result)).toEqual({ big: 'Failed', other: 'Cancelled' });
+  expect(result.steps.big!.items).toMatchObject({ total: 9, failed: 1, cancelled: 8, running: 0, pending: 0 });
+  const seen = observer.of(handle.workflowId);
+  const rest = [0, 1, 2, 3, 5, 6, 7, 8].map((i) => `big[${i}]`);
+  expectDeletedWithin5s(seen, seen.get('big[4]')!.finished!, [...rest, 'other']);
+}, 180_000);
 
 test('continue mode (failFast: false): everything not downstream of the failure runs', async () => {
   const handle = await start({
@@ -326,6 +372,12 @@ test('cancelling a running DAG from the CLI deletes every running Job and its po
     timeoutMs: 60_000,
     what: '3 pods of the DAG running',
   });
+  // Live progress while it runs.
+  const live = await handle.query<DagResult>('dagState');
+  expect(live.status).toBe('Running');
+  expect(live.steps.long!.status).toBe('Running');
+  expect(live.steps.wide).toMatchObject({ status: 'Running', items: { total: 2, running: 2, pending: 0, succeeded: 0 } });
+  expect(live.onExit).toMatchObject({ status: 'Pending' });
   const env = stackEnv();
   // Asynchronously: the worker runs in this process and must go on while the CLI waits.
   const cancel = await new Promise<{ status: number | null; out: string }>((resolve) => {
@@ -346,15 +398,16 @@ test('cancelling a running DAG from the CLI deletes every running Job and its po
   expect(state.status).toBe('Cancelled');
   expect(state.onExit).toMatchObject({ status: 'Succeeded', output: 'Cancelled' });
   const seen = observer.of(handle.workflowId);
-  for (const id of ['long', 'wide-0', 'wide-1']) expect(seen.get(id)?.deleted).toBeDefined();
+  for (const id of ['long', 'wide[0]', 'wide[1]']) expect(seen.get(id)?.deleted).toBeDefined();
   // Pods of the cancelled Jobs are gone too.
-  const names = ['long', 'wide-0', 'wide-1'].map((id) => seen.get(id)!.name);
+  const names = ['long', 'wide[0]', 'wide[1]'].map((id) => seen.get(id)!.name);
   const pods = (await core.listNamespacedPod({ namespace: ns })).items.filter((p) => names.includes(p.metadata?.labels?.['batch.kubernetes.io/job-name'] ?? ''));
   expect(pods).toEqual([]);
 });
 
 test('a forEach larger than batchSize runs in child workflows (55 items, batches of 10)', async () => {
   const items = Array.from({ length: 55 }, (_, i) => `item${i}`);
+  observer.maxActive = 0;
   const handle = await start(
     { maxParallel: 12, steps: { big: { template: 'job.yaml.njk', values: { image: 'busybox:1.36', command: 'echo item' }, forEach: items, valuesFrom: { podAnnotations: `{'${KWOK_ANNOTATIONS.message}': item}` } } } },
     { batchSize: 10 },
@@ -363,6 +416,9 @@ test('a forEach larger than batchSize runs in child workflows (55 items, batches
   expect(result.status).toBe('Succeeded');
   expect(result.steps.big!.items).toMatchObject({ total: 55, succeeded: 55 });
   expect(result.steps.big!.output).toEqual(items);
+  // The DAG's maxParallel holds across child workflows, as the cluster saw it.
+  expect(observer.maxActive).toBeLessThanOrEqual(12);
+  expect(observer.maxActive).toBeGreaterThanOrEqual(5);
   // Six child workflows ran the items; the parent itself ran none of them.
   const children = [];
   for (let j = 0; j < 6; j++) children.push(await client.workflow.getHandle(`${handle.workflowId}/big/batch-${j}`).describe());
@@ -383,6 +439,10 @@ test('rejected DAGs fail with InvalidDag before anything is created', async () =
     [{ steps: { a: { template: 'no-such.yaml.njk' }, b: job() } }, /step 'a': template 'no-such.yaml.njk' not found/],
     [{ steps: { a: job() }, onExit: { template: '../escape.yaml' } }, /onExit: template name '..\/escape.yaml' reaches outside/],
     [{ steps: { a: job() }, extra: 1 } as unknown as Dag, /DAG: unknown key 'extra'/],
+    [{ steps: { a: { ...job(), dependsOn: ['ghost'] } } }, /step 'a' depends on unknown step 'ghost'/],
+    [{ steps: { Bad_Name: job() } }, /step 'Bad_Name': invalid step name/],
+    [{ steps: { a: { ...job(), when: 'steps.' } } }, /step 'a' when: CEL "steps\." does not parse/],
+    [{ steps: { a: { values: {} } } } as unknown as Dag, /step 'a' has no template/],
   ];
   const before = observer.jobs.size;
   for (const [dag, message] of cases) {

@@ -1,36 +1,21 @@
 // Kill the worker (SIGKILL) while its Job runs, start another: the activity is retried, re-attaches to
 // the same Job (exactly one exists), no log line is delivered twice or lost, the workflow completes.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { BatchV1Api } from '@kubernetes/client-node';
 import type { KubernetesJobResult } from '../../src/types.js';
 import { KWOK_ANNOTATIONS, appendPodLog, createTestNamespace, deleteNamespace, kubeConfig, stackEnv, waitFor, writePodLog } from '../helpers/stack.js';
+import { killWorkers, readLines, startWorker } from '../helpers/workers.js';
 
-const fixture = fileURLToPath(new URL('../fixtures/crash-worker.mjs', import.meta.url));
 const namespaces: string[] = [];
-const children: ChildProcess[] = [];
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  killWorkers();
   for (const ns of namespaces) await deleteNamespace(ns);
 });
-
-function startWorker(taskQueue: string, linesFile: string): Promise<ChildProcess> {
-  const env = stackEnv();
-  const child = spawn(process.execPath, [fixture, env.temporalAddress, taskQueue, env.kubeconfig, linesFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => b.toString().includes('ready') && resolve(child));
-    child.on('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-  });
-}
-
-const readLines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
 
 // SIGKILL: the worker vanishes (noticed by the heartbeat timeout). SIGTERM: the worker shuts down
 // gracefully, which cancels its activities; the Job must survive that and be re-attached.

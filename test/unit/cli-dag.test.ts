@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Dag, DagResult } from '../../src/dag-types.js';
 import { UsageError, type Io } from '../../src/cli/common.js';
 import { DagFileError, dagWorkflowId, missingTemplates, parseDagArgs, parseDagText } from '../../src/cli/dag.js';
-import { elapsed, frame, itemSummary, logPrefix, podCounts, statusChangeLines, stepLines, stepOfActivity, summaryLine, truncate } from '../../src/cli/dag-view.js';
+import { elapsed, fitToHeight, frame, itemProgressLines, itemSummary, logPrefix, podCounts, statusChangeLines, stepLines, stepOfActivity, summaryLine, truncate } from '../../src/cli/dag-view.js';
 import { demoTarget, parseEnvFile } from '../../src/cli/demo.js';
 import { main } from '../../src/cli/index.js';
 import { MAX_INPUT_BYTES, checkInputSize, inputBytes, webUiLink } from '../../src/cli/session.js';
@@ -169,10 +169,12 @@ describe('dag: live view', () => {
   it.each<[string, { step: string; index?: number } | undefined]>([
     ['extract', { step: 'extract' }],
     ['extract-2', { step: 'extract-2' }],
-    ['transform-0', { step: 'transform', index: 0 }],
-    ['transform-17', { step: 'transform', index: 17 }],
+    ['transform[0]', { step: 'transform', index: 0 }],
+    ['transform[17]', { step: 'transform', index: 17 }],
+    ['transform-0', undefined],
     ['transform', undefined],
-    ['load-1', undefined],
+    ['load[1]', undefined],
+    ['dag2.extract', undefined],
     ['onExit', { step: 'onExit' }],
     ['checkTemplates', undefined],
     ['1', undefined],
@@ -292,6 +294,27 @@ describe('dag: live view', () => {
       '[onExit] Cancelled: the DAG was cancelled',
     ]);
     expect(summaryLine(dag, end)).toBe('DAG Failed: 1 succeeded, 1 failed, 2 skipped; onExit cancelled');
+  });
+
+  it.each<[number, number, string[]]>([
+    [3, 10, ['s0', 's1', 's2']],
+    [5, 6, ['s0', 's1', 's2', 's3', 's4']],
+    [6, 6, ['s0', 's1', 's2', 's3', '… 2 more steps']],
+    [4, 1, ['s0', '… 3 more steps']],
+  ])('%d step lines on a terminal of %d rows', (n, rows, want) => {
+    expect(fitToHeight(Array.from({ length: n }, (_, i) => `s${i}`), rows)).toEqual(want);
+  });
+
+  it('plain item progress: a running forEach step\'s counts when they changed, at most every 10 s', () => {
+    const items = (done: number) => ({ total: 10, pending: 10 - done - 1, running: 1, succeeded: done, failed: 0, skipped: 0, cancelled: 0 });
+    const at = (done: number): DagResult => ({ status: 'Running', steps: { extract: { status: 'Succeeded' }, transform: { status: 'Running', items: items(done) } } });
+    const printed = new Map<string, { at: number; text: string }>();
+    expect(itemProgressLines(at(0), printed, 0, 10_000)).toEqual([]); // right after its Running line
+    expect(itemProgressLines(at(3), printed, 5_000, 10_000)).toEqual([]);
+    expect(itemProgressLines(at(4), printed, 10_000, 10_000)).toEqual(['[transform] items 4/10 done, 1 running, 5 pending']);
+    expect(itemProgressLines(at(4), printed, 30_000, 10_000)).toEqual([]); // unchanged
+    expect(itemProgressLines(at(5), printed, 31_000, 10_000)).toEqual(['[transform] items 5/10 done, 1 running, 4 pending']);
+    expect(itemProgressLines({ status: 'Running', steps: { transform: { status: 'Succeeded', items: items(10) } } }, printed, 60_000, 10_000)).toEqual([]);
   });
 
   it('the terminal frame replaces the step lines drawn last, log lines scroll above', () => {

@@ -2,7 +2,7 @@
  * DAG validation, start order and CEL: the pure part of the DAG engine (src/workflow/dag.ts, cel.ts).
  */
 import { describe, expect, test } from '@jest/globals';
-import { InvalidDagError, findCycle, startOrder, upstreamSets, validateDag } from '../../src/workflow/dag.js';
+import { InvalidDagError, findCycle, parseStepActivityId, startOrder, stepActivityId, upstreamSets, validateDag } from '../../src/workflow/dag.js';
 import { checkCel, evaluateCel, toData } from '../../src/workflow/cel.js';
 import { mergeStepValues } from '../../src/workflow/dag-workflow.js';
 
@@ -73,6 +73,8 @@ describe('validateDag rejects, naming the steps involved', () => {
     ['onExit with dependsOn', { steps: { a: { template: T } }, onExit: { template: T, dependsOn: ['a'] } }, /onExit: unknown key 'dependsOn'/],
     ['dependsOn not a list', { steps: { a: { template: T, dependsOn: 'b' } } }, /'dependsOn' must be a list of step names/],
     ['a bad DAG name', { name: 'a b', steps: { a: { template: T } } }, /DAG: 'name' must be/],
+    ['valuesFrom setting a reserved value', { steps: { a: { template: T, forEach: [1], valuesFrom: { item: "'x'" } } } }, /step 'a': valuesFrom 'item' is reserved/],
+    ['a __proto__ value key', JSON.parse('{"steps": {"a": {"template": "t", "values": {"x": {"__proto__": {"polluted": true}}}}}}'), /step 'a': a value key '__proto__' is not allowed/],
   ])('%s', (_name, dag, message) => {
     const p = problems(dag);
     expect(p.length).toBeGreaterThan(0);
@@ -144,4 +146,29 @@ describe('CEL', () => {
 
 test('step values merge deeply, the step winning', () => {
   expect(mergeStepValues({ image: 'a', labels: { x: '1', y: '2' }, list: [1] }, { labels: { y: '3' }, list: [2] })).toEqual({ image: 'a', labels: { x: '1', y: '3' }, list: [2] });
+});
+
+describe('activity ids of steps', () => {
+  test.each<[string, number | undefined, string, string]>([
+    ['fan', undefined, '', 'fan'],
+    ['fan', 1, '', 'fan[1]'],
+    ['fan-1', undefined, '', 'fan-1'],
+    ['load', 12, 'dag2.', 'dag2.load[12]'],
+  ])('%s item %s prefix %j -> %s, and back', (step, index, prefix, id) => {
+    expect(stepActivityId(step, index, prefix)).toBe(id);
+    expect(parseStepActivityId(id)).toEqual({ prefix, step, ...(index === undefined ? {} : { index }) });
+  });
+
+  test("a step named 'fan-1' and item 1 of step 'fan' get different ids", () => {
+    expect(stepActivityId('fan-1')).not.toBe(stepActivityId('fan', 1));
+  });
+
+  test.each(['1', 'checkTemplates', 'onExit', 'fan[x]', 'a b'])('%s is no step activity id', (id) => {
+    expect(parseStepActivityId(id)).toBeUndefined();
+  });
+});
+
+test('CEL results that are not JSON data are refused with one line', () => {
+  expect(() => evaluateCel('1.0 / 0.0', 'step', { steps: {}, values: {} })).toThrow(/not a finite number/);
+  expect(evaluateCel("timestamp('2020-01-01T00:00:00Z')", 'step', { steps: {}, values: {} })).toBe('2020-01-01T00:00:00.000Z');
 });

@@ -330,3 +330,14 @@ describe('no way around the value check', () => {
     expect(r.companions[0]!.data).toEqual({ a: '~', b: 'null', c: 'NO', d: 'on', e: '.inf', f: true, g: 12, h: 'plain' });
   });
 });
+
+test('nunjucks is pinned to the exact release whose internals the render hooks patch', () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const pkg = JSON.parse(fs.readFileSync(`${root}package.json`, 'utf8')) as { dependencies: Record<string, string> };
+  const lock = JSON.parse(fs.readFileSync(`${root}package-lock.json`, 'utf8')) as { packages: Record<string, { version?: string; dependencies?: Record<string, string> }> };
+  const installed = (JSON.parse(fs.readFileSync(`${root}node_modules/nunjucks/package.json`, 'utf8')) as { version: string }).version;
+  expect(pkg.dependencies.nunjucks).toMatch(/^\d+\.\d+\.\d+$/);
+  expect(lock.packages['']!.dependencies!.nunjucks).toBe(pkg.dependencies.nunjucks);
+  expect(lock.packages['node_modules/nunjucks']!.version).toBe(pkg.dependencies.nunjucks);
+  expect(installed).toBe(pkg.dependencies.nunjucks);
+});

@@ -1,0 +1,301 @@
+/**
+ * Step 4 of the lifecycle: exactly-once log delivery. Cursors live on the Job (annotation), are
+ * written BEFORE the lines they cover are handed to the sink, and are also shown in heartbeat details.
+ * A retry resumes from the Job's cursors. Lines at or before the persisted position are dropped, so
+ * overlapping readers (a periodic or final tail and a follow stream) can never deliver a line twice or
+ * move a cursor backwards. The pure cursor logic is in `../logs.ts`.
+ */
+import { FailureType } from '../failures.js';
+import { KubernetesJobsError } from '../errors.js';
+import type { KubeClient, V1Job, V1Pod } from '../kube.js';
+import { LogStreamReader, consumeLogChunk, prefixLine, sinceTimeFor, type LogCursor, type LogCursors, type LogLine } from '../logs.js';
+import type { JobPlan } from './plan.js';
+import type { Reporter } from './report.js';
+
+/** Annotation on the Job holding the log cursors (written before lines are delivered). */
+export const LOG_CURSOR_ANNOTATION = 'temporal-k8s-jobs/log-cursors';
+
+/** What the log sink gets with every line. */
+export interface LogLineMeta {
+  jobName: string;
+  namespace: string;
+  pod: string;
+  container: string;
+  time: string;
+}
+
+/** Receives every delivered line once. */
+export type LogSink = (line: string, meta: LogLineMeta) => void;
+
+interface PersistedCursors {
+  cursors: LogCursors;
+  seq: number;
+  /** The attempt that wrote them last (`<attempt>:<random>`): a lower attempt never writes over a higher one. */
+  by?: string;
+}
+
+/**
+ * This attempt was superseded: another attempt of the same activity (a retry after this worker was
+ * cut off) has written the Job's cursors. It stops at once and leaves the Job alone (no cleanup, no
+ * suspension): the newer attempt owns it.
+ */
+export class StaleAttemptError extends KubernetesJobsError {
+  constructor(target: string, mine: string, theirs: string | undefined) {
+    super(FailureType.KubernetesApiError, `${target}: this attempt (${mine}) was superseded by attempt ${theirs ?? '?'}; it stops and leaves the Job to it`, { nonRetryable: false });
+  }
+}
+
+/** The attempt number in a `by` token. */
+const attemptOf = (by: string | undefined): number => (by ? Number(by.split(':')[0]) || 0 : 0);
+
+/** Backoff delays of a read or write retried in place (log trouble never ends a Job). */
+const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const statusOf = (pod: V1Pod, c: string) => [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((st) => st.name === c);
+const podContainers = (pod: V1Pod) => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+const containerDone = (pod: V1Pod, c: string) => !!statusOf(pod, c)?.state?.terminated;
+const containerStarted = (pod: V1Pod, c: string) => !!statusOf(pod, c)?.state?.running || containerDone(pod, c);
+
+/** Reads the logs of one Job's pods and delivers each line once. */
+export class LogDelivery {
+  private persisted: PersistedCursors;
+  /** The annotation value and resourceVersion of the Job as this attempt last wrote or read it. */
+  private fence: { value: string | undefined; resourceVersion: string | undefined };
+  private deliveryChain: Promise<void> = Promise.resolve();
+  private tailing: Promise<void> | undefined;
+  /** Containers whose whole log was read after they terminated: nothing more can come from them. */
+  private readonly drained = new Set<string>();
+  private readonly followers = new Map<string, { abort: AbortController | undefined; ended: boolean }>();
+  private followersClosed = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  /**
+   * @param job the Job as read or created (its cursor annotation is where delivery resumes)
+   * @param attemptToken `<activity attempt>:<random>`, unique per attempt
+   * @param onError called when delivery must end the attempt (this attempt was superseded)
+   * @param onTrouble called with log trouble that is retried later (a failed read or cursor write)
+   */
+  constructor(
+    private readonly kube: KubeClient,
+    private readonly plan: JobPlan,
+    private readonly sink: LogSink,
+    private readonly report: Reporter,
+    job: V1Job,
+    private readonly attemptToken: string,
+    private readonly onError: (e: unknown) => void,
+    private readonly onTrouble: (e: unknown) => void,
+  ) {
+    this.persisted = { cursors: {}, seq: report.prior?.logSeq ?? 0 };
+    const saved = job.metadata?.annotations?.[LOG_CURSOR_ANNOTATION];
+    this.fence = { value: saved, resourceVersion: job.metadata?.resourceVersion };
+    if (saved) this.adopt(saved);
+    report.logState = () => this.persisted;
+  }
+
+  /**
+   * Claims the Job's cursors for this attempt (a fenced write of the current cursors with this
+   * attempt's token). Call before delivering anything and before any cleanup: a stale attempt finds out
+   * here ({@link StaleAttemptError}) instead of delivering or deleting.
+   */
+  async claim(): Promise<void> {
+    await this.write(this.persisted, true);
+  }
+
+  private adopt(saved: string): void {
+    try {
+      const p = JSON.parse(saved) as PersistedCursors;
+      if (p && typeof p === 'object' && p.cursors && typeof p.seq === 'number') this.persisted = p;
+    } catch {
+      /* unreadable cursor: start from the heartbeat's count, deliver from the start */
+    }
+  }
+
+  /** Lines delivered so far (all attempts). */
+  get seq(): number {
+    return this.persisted.seq;
+  }
+
+  /** Starts the live readers of the plan's log mode (periodic tails or follow streams). */
+  startLive(pods: () => readonly V1Pod[]): void {
+    if (this.plan.logMode === 'periodic') this.timers.push(setInterval(() => void this.tailAll(pods(), false).catch((e) => this.trouble(e)), this.plan.everyMs));
+    if (this.plan.logMode === 'follow') {
+      this.startFollowers(pods());
+      this.timers.push(setInterval(() => this.startFollowers(pods()), 1000));
+    }
+  }
+
+  /** Stops the live readers (idempotent). */
+  stopLive(): void {
+    this.timers.forEach(clearInterval);
+    this.followersClosed = true;
+    for (const f of this.followers.values()) f.abort?.abort();
+  }
+
+  /** Final logs: every container, from its cursor (a follow stream may not end by itself). */
+  async finalRead(pods: readonly V1Pod[]): Promise<void> {
+    this.stopLive();
+    await this.deliveryChain.catch(() => undefined); // a live reader's failure: the final read below covers its lines
+    if (this.plan.logMode !== 'none') {
+      // Transient trouble is retried in place; each try resumes from the cursors, so none repeats a line.
+      for (let i = 0; ; i++) {
+        try {
+          await this.tailAll(pods, true);
+          break;
+        } catch (err) {
+          if (err instanceof StaleAttemptError || (err instanceof KubernetesJobsError && err.nonRetryable) || i >= RETRY_DELAYS_MS.length) throw err;
+          this.onTrouble(err);
+          await sleep(RETRY_DELAYS_MS[i]!);
+        }
+      }
+    }
+    await this.deliveryChain;
+  }
+
+  /** Log trouble during the run: a superseded attempt stops; anything else is retried by the next read. */
+  private trouble(e: unknown): void {
+    if (e instanceof StaleAttemptError) this.onError(e);
+    else this.onTrouble(e);
+  }
+
+  /**
+   * Writes the cursors, fenced: the merge patch carries the resourceVersion this attempt last saw, so
+   * it only applies to the Job as this attempt knows it. On a conflict (the Job changed: status
+   * updates, or another attempt's write) it reads the Job: a newer attempt's cursors -> this attempt is
+   * stale and stops; otherwise it retries with the new resourceVersion. Transient errors are retried
+   * with backoff; an answer lost after the write applied is recognised by reading the value back.
+   */
+  private async write(next: PersistedCursors, claiming = false): Promise<void> {
+    const { namespace, jobName, target } = this.plan;
+    const value = JSON.stringify({ ...next, by: this.attemptToken });
+    for (let i = 0; ; i++) {
+      try {
+        const job = await this.kube.patchJob(namespace, jobName, {
+          metadata: { resourceVersion: this.fence.resourceVersion, annotations: { [LOG_CURSOR_ANNOTATION]: value } },
+        });
+        this.fence = { value, resourceVersion: job.metadata?.resourceVersion };
+        return;
+      } catch (err) {
+        const status = (err as KubernetesJobsError).details?.status;
+        // Look at the Job as it is now: the patch may have applied though its answer was lost.
+        const current = await this.kube.readJob(namespace, jobName).catch(() => undefined);
+        const now = current?.metadata?.annotations?.[LOG_CURSOR_ANNOTATION];
+        if (current && now === value) {
+          this.fence = { value, resourceVersion: current.metadata?.resourceVersion };
+          return;
+        }
+        if (current && now !== this.fence.value) {
+          const theirs = (() => {
+            try {
+              return (JSON.parse(now ?? '{}') as PersistedCursors).by;
+            } catch {
+              return undefined;
+            }
+          })();
+          if (attemptOf(theirs) > attemptOf(this.attemptToken) || (theirs !== undefined && theirs !== this.attemptToken && attemptOf(theirs) === attemptOf(this.attemptToken))) {
+            throw new StaleAttemptError(target, this.attemptToken, theirs);
+          }
+          // An older attempt wrote after this one read (it was cut off and came back): take its cursors.
+          if (now) this.adopt(now);
+          if (claiming) return this.write(this.persisted, true);
+          // Lines computed against the old cursors may overlap the ones it delivered: re-read instead.
+          throw new KubernetesJobsError(FailureType.KubernetesApiError, `${target}: log cursors moved by an earlier attempt; reading again from them`, { nonRetryable: false });
+        }
+        if (current) this.fence = { value: now, resourceVersion: current.metadata?.resourceVersion };
+        if (status === 409) continue; // the Job changed under the precondition: retry at once with its new version
+        if ((err instanceof KubernetesJobsError && err.nonRetryable && status !== 422) || i >= RETRY_DELAYS_MS.length) throw err;
+        await sleep(RETRY_DELAYS_MS[i]!);
+      }
+    }
+  }
+
+  /** Persists the advanced cursor, then hands the lines not delivered yet to the sink. Serialised. */
+  private deliver(pod: string, container: string, lines: LogLine[], start: LogCursor | undefined): Promise<void> {
+    const run = async () => {
+      const key = `${pod}/${container}`;
+      const have = this.persisted.cursors[key];
+      let pos = start;
+      const fresh: LogLine[] = [];
+      for (const l of lines) {
+        pos = pos && pos.time === l.time ? { time: l.time, seen: pos.seen + 1 } : { time: l.time, seen: 1 };
+        if (!have || pos.time > have.time || (pos.time === have.time && pos.seen > have.seen)) fresh.push(l);
+      }
+      if (fresh.length === 0 || !pos) return;
+      const next: PersistedCursors = { cursors: { ...this.persisted.cursors, [key]: pos }, seq: this.persisted.seq + fresh.length };
+      await this.write(next);
+      this.persisted = next;
+      const { jobName, namespace } = this.plan;
+      for (const l of fresh) {
+        const text = prefixLine(pod, container, l.text);
+        this.sink(text, { jobName, namespace, pod, container, time: l.time });
+        this.report.pushLine(text);
+      }
+      this.report.beat();
+    };
+    // Serialised; a failed delivery does not poison the ones after it (each re-checks the cursors).
+    const next = this.deliveryChain.catch(() => undefined).then(run);
+    this.deliveryChain = next;
+    return next;
+  }
+
+  private tailAll(pods: readonly V1Pod[], final: boolean): Promise<void> {
+    const run = async () => {
+      for (const pod of pods) {
+        const podName = pod.metadata?.name;
+        if (!podName) continue;
+        for (const c of podContainers(pod)) {
+          // Keyed by restart count: a container restarted under restartPolicy OnFailure logs again.
+          const drainedKey = `${podName}/${c}#${statusOf(pod, c)?.restartCount ?? 0}`;
+          if (this.drained.has(drainedKey) || (!final && !containerStarted(pod, c))) continue;
+          const done = containerDone(pod, c);
+          const cursor = this.persisted.cursors[`${podName}/${c}`];
+          const text = await this.kube.readLog(this.plan.namespace, podName, c, sinceTimeFor(cursor));
+          if (text === undefined) continue;
+          const r = consumeLogChunk(cursor, text, { final: final || done });
+          await this.deliver(podName, c, r.lines, cursor);
+          if (done) this.drained.add(drainedKey);
+        }
+      }
+    };
+    // One tail at a time: a slow API never stacks up overlapping tails.
+    const next = (this.tailing ?? Promise.resolve()).catch(() => undefined).then(run);
+    this.tailing = next;
+    return next;
+  }
+
+  private startFollowers(pods: readonly V1Pod[]): void {
+    if (this.followersClosed) return;
+    for (const pod of pods) {
+      const podName = pod.metadata?.name;
+      if (!podName) continue;
+      for (const c of podContainers(pod)) {
+        const key = `${podName}/${c}`;
+        const existing = this.followers.get(key);
+        // A stream the server closed (idle timeout) is reopened while the container runs.
+        if ((existing && !(existing.ended && statusOf(pod, c)?.state?.running)) || !containerStarted(pod, c)) continue;
+        const entry: { abort: AbortController | undefined; ended: boolean } = { abort: undefined, ended: false };
+        this.followers.set(key, entry);
+        const reader = new LogStreamReader(this.persisted.cursors[key]);
+        void this.kube
+          .followLog(
+            this.plan.namespace,
+            podName,
+            c,
+            sinceTimeFor(this.persisted.cursors[key]),
+            (chunk) => {
+              if (this.followersClosed) return;
+              const start = reader.cursor;
+              const lines = reader.push(chunk);
+              if (lines.length) this.deliver(podName, c, lines, start).catch((e) => this.trouble(e));
+            },
+            () => (entry.ended = true),
+          )
+          .then((a) => {
+            entry.abort = a;
+            if (this.followersClosed) a.abort(); // answered after the Job ended: close it at once
+          });
+      }
+    }
+  }
+}
+
