@@ -76,7 +76,7 @@ describe('examples/dags/templates/task-runner.yaml.njk', () => {
       ['PersistentVolumeClaim', 'r1-input', undefined],
       ['PersistentVolumeClaim', 'r1-output', 'true'],
     ]);
-    const spec = r.job.spec.template.spec as { volumes: Array<{ persistentVolumeClaim: { claimName: string } }>; initContainers: Array<{ name: string }> };
+    const spec = r.job.spec.template.spec as unknown as { volumes: Array<{ persistentVolumeClaim: { claimName: string } }>; initContainers: Array<{ name: string }> };
     expect(spec.volumes.map((v) => v.persistentVolumeClaim.claimName)).toEqual(['r1-input', 'r1-output']);
     expect(spec.initContainers[0]!.name).toBe('stage-in');
   });
