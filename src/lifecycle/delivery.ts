@@ -276,24 +276,19 @@ export class LogDelivery {
         const entry: { abort: AbortController | undefined; ended: boolean } = { abort: undefined, ended: false };
         this.followers.set(key, entry);
         const reader = new LogStreamReader(this.persisted.cursors[key]);
-        void this.kube
-          .followLog(
-            this.plan.namespace,
-            podName,
-            c,
-            sinceTimeFor(this.persisted.cursors[key]),
-            (chunk) => {
-              if (this.followersClosed) return;
-              const start = reader.cursor;
-              const lines = reader.push(chunk);
-              if (lines.length) this.deliver(podName, c, lines, start).catch((e) => this.trouble(e));
-            },
-            () => (entry.ended = true),
-          )
-          .then((a) => {
-            entry.abort = a;
-            if (this.followersClosed) a.abort(); // answered after the Job ended: close it at once
-          });
+        entry.abort = this.kube.followLog(
+          this.plan.namespace,
+          podName,
+          c,
+          sinceTimeFor(this.persisted.cursors[key]),
+          (chunk) => {
+            if (this.followersClosed) return;
+            const start = reader.cursor;
+            const lines = reader.push(chunk);
+            if (lines.length) this.deliver(podName, c, lines, start).catch((e) => this.trouble(e));
+          },
+          () => (entry.ended = true),
+        );
       }
     }
   }
