@@ -25,7 +25,7 @@ import type { CleanupPolicy, DeleteJobRequest, KubernetesJobInput, KubernetesJob
 import { MAX_TIMER_MS, planJob } from './lifecycle/plan.js';
 import { Reporter, type RunJobHeartbeat } from './lifecycle/report.js';
 import { createOrReattach } from './lifecycle/attach.js';
-import { JobWatch } from './lifecycle/watch.js';
+import { JobGoneError, JobWatch } from './lifecycle/watch.js';
 import { LogDelivery, type LogSink } from './lifecycle/delivery.js';
 import { deleteAndWait, finishJob, suspendAbandoned } from './lifecycle/finish.js';
 import { createDagActivities } from './dag-activities.js';
@@ -178,8 +178,11 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
     // 4. Final logs.
     await delivery.finalRead(watch.pods());
 
-    // 5. Finish. A superseded attempt finds out here, before any cleanup.
-    await delivery.claim();
+    // 5. Finish. A superseded attempt finds out here, before any cleanup. A finished Job already gone
+    // (ttlSecondsAfterFinished) has nothing left to fence.
+    await delivery.claim().catch((e: unknown) => {
+      if (!(e instanceof JobGoneError && outcome !== 'timeout' && outcome.kind !== 'running')) throw e;
+    });
     terminal = true;
     return await finishJob(kube, plan, outcome, { job: watch.job() ?? job, pods: watch.pods(), logLines: delivery.seq, reattached }, report);
   } catch (err) {

@@ -4,6 +4,8 @@
  * ApiException, whose message dumps headers), retryable only for 429, 5xx and network errors.
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -345,18 +347,20 @@ export class KubeClient {
   }
 
   /**
-   * Streams a container's log (follow) with timestamps. `onChunk` gets text as it arrives.
-   * Resolves with an AbortController; `onEnd` is called once the stream ends or fails.
+   * Streams a container's log (follow) with timestamps. `onChunk` gets text as it arrives; `onEnd` is
+   * called once the stream ends or fails. Returns the AbortController at once: the stream can be closed
+   * from the moment it is opened, also while the server has not answered yet (it sends no headers
+   * until the container writes a first line, so an empty log would otherwise keep it open).
    */
-  async followLog(
+  followLog(
     namespace: string,
     pod: string,
     container: string,
     sinceTime: string | undefined,
     onChunk: (text: string) => void,
     onEnd: (err?: unknown) => void,
-  ): Promise<AbortController> {
-    const stream = new PassThrough();
+  ): AbortController {
+    const controller = new AbortController();
     let ended = false;
     const end = (err?: unknown) => {
       if (!ended) {
@@ -364,18 +368,39 @@ export class KubeClient {
         onEnd(err);
       }
     };
-    stream.on('data', (b: Buffer) => onChunk(b.toString('utf8')));
-    stream.on('end', () => end());
-    stream.on('error', (e) => end(e));
+    controller.signal.addEventListener('abort', () => end());
     this.counter.requests++;
-    try {
-      const opts: { follow: boolean; timestamps: boolean; sinceTime?: string } = { follow: true, timestamps: true };
-      if (sinceTime) opts.sinceTime = sinceTime;
-      return await new Log(this.kc).log(namespace, pod, container, stream, opts);
-    } catch (err) {
-      end(err);
-      return new AbortController();
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) {
+      end(new Error('No currently active cluster'));
+      return controller;
     }
+    const url = new URL(`${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`);
+    url.searchParams.set('container', container);
+    url.searchParams.set('follow', 'true');
+    url.searchParams.set('timestamps', 'true');
+    if (sinceTime) url.searchParams.set('sinceTime', sinceTime);
+    const opts: https.RequestOptions = {};
+    this.kc.applyToHTTPSOptions(opts).then(
+      () => {
+        if (controller.signal.aborted) return;
+        const req = (url.protocol === 'http:' ? http : https).request(url, { ...opts, method: 'GET', signal: controller.signal }, (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            end(Object.assign(new Error(`HTTP ${res.statusCode} on a log stream`), { statusCode: res.statusCode }));
+            return;
+          }
+          res.setEncoding('utf8');
+          res.on('data', (text: string) => onChunk(text));
+          res.on('end', () => end());
+          res.on('error', (e) => end(e));
+        });
+        req.on('error', (e) => end(e));
+        req.end();
+      },
+      (err: unknown) => end(err),
+    );
+    return controller;
   }
 
   /**

@@ -10,6 +10,7 @@ import { KubernetesJobsError } from '../errors.js';
 import type { KubeClient, V1Job, V1Pod } from '../kube.js';
 import { LogStreamReader, consumeLogChunk, prefixLine, sinceTimeFor, type LogCursor, type LogCursors, type LogLine } from '../logs.js';
 import type { JobPlan } from './plan.js';
+import { deletedWhileRunning } from './watch.js';
 import type { Reporter } from './report.js';
 
 /** Annotation on the Job holding the log cursors (written before lines are delivered). */
@@ -178,7 +179,10 @@ export class LogDelivery {
       } catch (err) {
         const status = (err as KubernetesJobsError).details?.status;
         // Look at the Job as it is now: the patch may have applied though its answer was lost.
-        const current = await this.kube.readJob(namespace, jobName).catch(() => undefined);
+        const read = await this.kube.readJob(namespace, jobName).catch(() => null); // null: unknown (read failed)
+        // Gone (deleted from outside): the same answer the watch gives, whichever notices first.
+        if (read === undefined) throw deletedWhileRunning(target);
+        const current = read ?? undefined;
         const now = current?.metadata?.annotations?.[LOG_CURSOR_ANNOTATION];
         if (current && now === value) {
           this.fence = { value, resourceVersion: current.metadata?.resourceVersion };
@@ -280,24 +284,19 @@ export class LogDelivery {
         const entry: { abort: AbortController | undefined; ended: boolean } = { abort: undefined, ended: false };
         this.followers.set(key, entry);
         const reader = new LogStreamReader(this.persisted.cursors[key]);
-        void this.kube
-          .followLog(
-            this.plan.namespace,
-            podName,
-            c,
-            sinceTimeFor(this.persisted.cursors[key]),
-            (chunk) => {
-              if (this.followersClosed) return;
-              const start = reader.cursor;
-              const lines = reader.push(chunk);
-              if (lines.length) this.deliver(podName, c, lines, start).catch((e) => this.trouble(e));
-            },
-            () => (entry.ended = true),
-          )
-          .then((a) => {
-            entry.abort = a;
-            if (this.followersClosed) a.abort(); // answered after the Job ended: close it at once
-          });
+        entry.abort = this.kube.followLog(
+          this.plan.namespace,
+          podName,
+          c,
+          sinceTimeFor(this.persisted.cursors[key]),
+          (chunk) => {
+            if (this.followersClosed) return;
+            const start = reader.cursor;
+            const lines = reader.push(chunk);
+            if (lines.length) this.deliver(podName, c, lines, start).catch((e) => this.trouble(e));
+          },
+          () => (entry.ended = true),
+        );
       }
     }
   }

@@ -11,6 +11,18 @@ import type { JobProgress } from '../types.js';
 import type { JobPlan } from './plan.js';
 import type { Reporter } from './report.js';
 
+/** The failure of a Job that vanished (or started being deleted) before it finished. */
+export class JobGoneError extends KubernetesJobsError {
+  constructor(target: string) {
+    super(FailureType.JobFailed, `${target} was deleted while it ran (by someone else, or ttlSecondsAfterFinished)`, { nonRetryable: true });
+  }
+}
+
+/** See {@link JobGoneError}. */
+export function deletedWhileRunning(target: string): JobGoneError {
+  return new JobGoneError(target);
+}
+
 /** Watches one Job and its pods until {@link JobWatch.stop}. */
 export class JobWatch {
   /** Settles with the Job's final state, or rejects with an error that ends the attempt. */
@@ -84,7 +96,7 @@ export class JobWatch {
     const state = interpretWatchedJob(j as never, pods as never, { now: Date.now(), failFastGraceMs: this.plan.graceMs });
     if (state === 'deleted' || !j) {
       if (this.watching) {
-        this.fail(new KubernetesJobsError(FailureType.JobFailed, `${this.plan.target} was deleted while it ran (by someone else, or ttlSecondsAfterFinished)`, { nonRetryable: true }));
+        this.fail(deletedWhileRunning(this.plan.target));
       }
       return;
     }

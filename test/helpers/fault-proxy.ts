@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import * as path from 'node:path';
-import { stackEnv } from './stack.js';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { kubeConfig, mintServiceAccountKubeconfig, stackEnv } from './stack.js';
+import { tempDir } from './tmp.js';
 
 /** Answers matching requests with `status` instead of forwarding them, `times` times (default once). */
 export interface FaultRule {
@@ -40,6 +42,8 @@ export interface SeenRequest {
 /** See the module comment. */
 export class FaultProxy {
   readonly requests: SeenRequest[] = [];
+  /** Forwarded requests whose answer is still open (watches, follow streams, slow reads). */
+  readonly open = new Set<SeenRequest>();
   private readonly rules: ActiveRule[] = [];
   private readonly sockets = new Set<Socket>();
 
@@ -72,6 +76,8 @@ export class FaultProxy {
         res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `injected by the fault proxy (${rule.status})`, code: rule.status }));
         return;
       }
+      p.open.add(seen);
+      res.on('close', () => p.open.delete(seen));
       const headers = { ...req.headers, host: upstream.host };
       const up = https.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, ca }, (ures) => {
         res.writeHead(ures.statusCode ?? 502, ures.headers);
@@ -147,4 +153,20 @@ function readServer(kubeconfig: string): string {
   const m = /server:\s*['"]?([^'"\s]+)/.exec(fs.readFileSync(kubeconfig, 'utf8'));
   if (!m) throw new Error(`no server in ${kubeconfig}`);
   return m[1]!;
+}
+
+/**
+ * A proxy in front of the apiserver and a kubeconfig through it for a worker whose identity is a
+ * ServiceAccount of `ns` with the built-in `admin` ClusterRole there (its token passes the proxy).
+ */
+export async function proxiedWorkerKubeconfig(ns: string): Promise<{ proxy: FaultProxy; kubeconfig: string }> {
+  const sa = await mintServiceAccountKubeconfig(ns, 'worker');
+  await kubeConfig()
+    .makeApiClient(RbacAuthorizationV1Api)
+    .createNamespacedRoleBinding({
+      namespace: ns,
+      body: { metadata: { name: 'worker-admin' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' }, subjects: [{ kind: 'ServiceAccount', name: 'worker', namespace: ns }] },
+    });
+  const proxy = await FaultProxy.start();
+  return { proxy, kubeconfig: proxy.writeKubeconfig(tempDir().dir, sa.token, ns) };
 }

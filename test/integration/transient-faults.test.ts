@@ -2,12 +2,11 @@
 // injected by a real HTTPS proxy (test/helpers/fault-proxy.ts) between the worker and the apiserver;
 // the worker authenticates with a ServiceAccount token that the proxy passes through.
 import { randomBytes } from 'node:crypto';
-import { BatchV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { BatchV1Api } from '@kubernetes/client-node';
 import type { KubernetesJobInput, KubernetesJobResult } from '../../src/types.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
-import { KWOK_ANNOTATIONS, createTestNamespace, deleteNamespace, kubeConfig, mintServiceAccountKubeconfig, writePodLog } from '../helpers/stack.js';
+import { proxiedWorkerKubeconfig, type FaultProxy } from '../helpers/fault-proxy.js';
+import { KWOK_ANNOTATIONS, createTestNamespace, deleteNamespace, kubeConfig, writePodLog } from '../helpers/stack.js';
 import { startInProcessWorker, type InProcessWorker } from '../helpers/workers.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const taskQueue = `faults-${randomBytes(4).toString('hex')}`;
 const delivered: string[] = [];
@@ -17,15 +16,8 @@ let worker: InProcessWorker;
 
 beforeAll(async () => {
   ns = await createTestNamespace('faults');
-  const kc = kubeConfig();
-  // The worker's identity: a ServiceAccount with the built-in `admin` ClusterRole in the test namespace.
-  const sa = await mintServiceAccountKubeconfig(ns, 'worker');
-  await kc.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({
-    namespace: ns,
-    body: { metadata: { name: 'worker-admin' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' }, subjects: [{ kind: 'ServiceAccount', name: 'worker', namespace: ns }] },
-  });
-  proxy = await FaultProxy.start();
-  const kubeconfig = proxy.writeKubeconfig(tempDir().dir, sa.token, ns);
+  let kubeconfig: string;
+  ({ proxy, kubeconfig } = await proxiedWorkerKubeconfig(ns));
   worker = await startInProcessWorker(taskQueue, { kubeConfig: { kubeconfig }, namespace: ns, heartbeatSeconds: 1, logSink: (line) => delivered.push(line) });
 });
 
