@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime, Worker, type NativeConnection, type LogLevel } from '@temporalio/worker';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig } from '../kube.js';
+import { defaultNamespace, loadKubeConfig } from '../kube.js';
+import { missingPermissions, preflightMessage } from '../preflight.js';
 import { KubernetesJobsPlugin } from '../plugin.js';
 import { PACKAGE_TEMPLATES_DIR } from '../render.js';
 import { type Io, UsageError, checkTemplateDirs, parse, valuesFromArgs } from './common.js';
@@ -101,7 +102,7 @@ export function positiveInt(flag: string, value: string | undefined): number | u
 
 export const workerUsage = `Usage: temporal-k8s-jobs worker [--task-queue Q] [--templates DIR]... [--namespace NS]
          [--set key=value]... [--set-json key=JSON]... [-f|--values FILE]...
-         [--kubeconfig FILE] [--context NAME] [--in-cluster] [--max-concurrent N] [--verbose]
+         [--kubeconfig FILE] [--context NAME] [--in-cluster] [--max-concurrent N] [--skip-preflight] [--verbose]
          [--address A] [--temporal-namespace N] [--profile NAME] [--api-key KEY]
          [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--tls-server-name NAME]
 
@@ -119,6 +120,8 @@ workflows and their activities) until SIGINT/SIGTERM, then shuts down gracefully
   --context NAME          kubeconfig context (default: the current context)
   --in-cluster            use the pod's service account
   --max-concurrent N      Jobs run at once by this worker (default: the SDK's, 100)
+  --skip-preflight        start without checking (SelfSubjectAccessReview) that the credentials allow
+                          every verb the Job lifecycle uses in --namespace (see rbac/)
   -v, --verbose           debug logging, details and stack traces on errors
 Temporal connection (as the temporal CLI: flags, else TEMPORAL_* variables, else the config file's profile):
 ${TEMPORAL_USAGE}`;
@@ -133,6 +136,7 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
       'set-json': { type: 'string', multiple: true },
       values: { type: 'string', short: 'f', multiple: true },
       'max-concurrent': { type: 'string' },
+      'skip-preflight': { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -154,6 +158,17 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
 
   // Credentials first: a worker without them would fail every Job.
   const kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context, inCluster: opts['in-cluster'] });
+  if (!opts['skip-preflight']) {
+    // Its RBAC next: a missing rule would fail every Job; say so once, now.
+    const k8sNamespace = opts.namespace || defaultNamespace(kubeConfig);
+    let missing;
+    try {
+      missing = await missingPermissions(kubeConfig, [k8sNamespace]);
+    } catch (err) {
+      throw new Error(`cannot check the worker's permissions with the Kubernetes API server (${kubeConfig.getCurrentCluster()?.server ?? 'no server'}): ${firstLine(err)}`, { cause: err });
+    }
+    if (missing.length) throw new Error(preflightMessage(missing));
+  }
 
   installRuntime(opts.verbose ? 'DEBUG' : 'INFO');
   const connection = await connectNative(temporal);

@@ -14,6 +14,7 @@ import { KubernetesJobsPlugin } from '../../src/plugin.js';
 import { loadKubeConfig } from '../../src/kube.js';
 import type { KubernetesJobInput, KubernetesJobResult } from '../../src/types.js';
 import { tempDir } from '../helpers/tmp.js';
+import { buildIfStale, cli, runCli } from '../helpers/cli.js';
 import { KWOK_ANNOTATIONS, createTestNamespace, deleteNamespace, kubeConfig, mintServiceAccountKubeconfig, stackEnv, waitFor, writePodLog } from '../helpers/stack.js';
 
 const workflowsPath = fileURLToPath(new URL('../../dist/workflow/index.js', import.meta.url));
@@ -211,4 +212,71 @@ test('a Secret companion: refused (non-retryable, naming get on secrets) until r
   const ok = await run(queue, input(`${tag}b`));
   expect(ok.status).toBe('Succeeded');
   expect(canIList('temporal-k8s-jobs')).toContain('secrets [create get]');
+});
+
+describe('worker RBAC preflight (SelfSubjectAccessReview at start)', () => {
+  beforeAll(() => buildIfStale());
+
+  kwokTest('with rbac/ applied it passes and the worker starts', async () => {
+    const sa = await mintServiceAccountKubeconfig(ns, 'temporal-k8s-jobs', { create: false });
+    const w = cli(['worker', '--namespace', ns, '--task-queue', `preflight-${ns}`], { KUBECONFIG: sa.kubeconfigPath });
+    try {
+      await w.waitOut(/^worker ready: /m);
+    } finally {
+      w.child.kill('SIGTERM');
+    }
+    expect(await w.exit).toBe(0);
+  });
+
+  kwokTest('with one rule removed it stops with one line naming it; --skip-preflight starts anyway', async () => {
+    const sa = await mintServiceAccountKubeconfig(ns, 'preflight-partial');
+    const role = (yaml.loadAll(fs.readFileSync(roleFile, 'utf8')) as KubernetesObject[]).find((d) => d.kind === 'Role') as KubernetesObject & { rules: { resources: string[] }[] };
+    const objects = KubernetesObjectApi.makeApiClient(admin);
+    const rules = role.rules.filter((r) => !r.resources.includes('pods/log'));
+    expect(rules).toHaveLength(role.rules.length - 1);
+    await objects.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'preflight-partial', namespace: ns }, rules } as KubernetesObject);
+    await objects.create({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'preflight-partial', namespace: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'preflight-partial' },
+      subjects: [{ kind: 'ServiceAccount', name: 'preflight-partial', namespace: ns }],
+    } as KubernetesObject);
+    const r = await runCli(['worker', '--namespace', ns, '--task-queue', `preflight-${ns}`], { KUBECONFIG: sa.kubeconfigPath });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({
+      code: 1,
+      stderr:
+        `error: the worker's Kubernetes credentials lack permissions the Job lifecycle needs (in namespace '${ns}': get pods/log): ` +
+        `apply rbac/ (kubectl apply -n ${ns} -k rbac/) or fix the Role bound to them; --skip-preflight starts anyway\n`,
+    });
+    const w = cli(['worker', '--namespace', ns, '--task-queue', `preflight-${ns}`, '--skip-preflight'], { KUBECONFIG: sa.kubeconfigPath });
+    try {
+      await w.waitOut(/^worker ready: /m);
+    } finally {
+      w.child.kill('SIGTERM');
+    }
+    expect(await w.exit).toBe(0);
+  });
+
+  kwokTest('a namespace the worker has no binding in: every lifecycle permission is named', async () => {
+    const sa = await mintServiceAccountKubeconfig(ns, 'temporal-k8s-jobs', { create: false });
+    const r = await runCli(['worker', '--namespace', 'default', '--task-queue', `preflight-${ns}`], { KUBECONFIG: sa.kubeconfigPath });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "error: the worker's Kubernetes credentials lack permissions the Job lifecycle needs (in namespace 'default': " +
+        'create jobs.batch, get jobs.batch, list jobs.batch, watch jobs.batch, delete jobs.batch, patch jobs.batch, get pods, list pods, watch pods, get pods/log, list events, watch events): ' +
+        'apply rbac/ (kubectl apply -n default -k rbac/) or fix the Role bound to them; --skip-preflight starts anyway\n',
+    );
+  });
+});
+
+test('a Job sent to a namespace the worker has no binding for fails non-retryably naming the permission', async () => {
+  const sa = await mintServiceAccountKubeconfig(ns, 'temporal-k8s-jobs', { create: false });
+  const queue = `rbac-otherns-${randomBytes(3).toString('hex')}`;
+  await startWorker(queue, { kubeConfig: { kubeconfig: sa.kubeconfigPath } });
+  const err = await run(queue, { template: 'job.yaml.njk', namespace: 'default', values: { image: 'busybox' } }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const app = ((err as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
+  expect(app.nonRetryable).toBe(true);
+  expect(app.message).toMatch(/\(HTTP 403\): .*cannot get resource "jobs" in API group "batch" in the namespace "default" \(the worker lacks RBAC permission; see rbac\/\)$/);
 });
