@@ -1,20 +1,21 @@
 /** `temporal-k8s-jobs cancel <workflow-id>`: cancel a run or a DAG; its Jobs and pods are deleted before it ends. */
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { type Io, UsageError, parse } from './common.js';
-import { temporalAddress, temporalNamespace } from './worker.js';
+import { TEMPORAL_USAGE, connectClient, resolveTemporal, temporalFlags } from './connection.js';
 
-export const cancelUsage = `Usage: temporal-k8s-jobs cancel <workflow-id> [--address A] [--temporal-namespace N] [--no-wait]
+export const cancelUsage = `Usage: temporal-k8s-jobs cancel <workflow-id> [--no-wait] [--address A] [--temporal-namespace N]
+         [--profile NAME] [--api-key KEY] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--tls-server-name NAME]
 
 Cancels a workflow started by this package ('run' or 'dag'). The activities delete the Jobs and
 their pods (a DAG then runs its onExit step), then the workflow ends as cancelled; without
 --no-wait this command waits for that.
-`;
+${TEMPORAL_USAGE}`;
 
 export async function cancelCommand(args: string[], io: Io): Promise<number> {
   const { values: o, positionals } = parse(
     args,
-    { address: { type: 'string' }, 'temporal-namespace': { type: 'string' }, 'no-wait': { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
+    { ...temporalFlags, 'no-wait': { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
     'cancel',
   );
   if (o.help) {
@@ -23,15 +24,9 @@ export async function cancelCommand(args: string[], io: Io): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError(`cancel takes exactly one workflow id, got ${positionals.length}`);
   const id = positionals[0]!;
-  const address = temporalAddress(o.address);
-  const namespace = temporalNamespace(o['temporal-namespace']);
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address, connectTimeout: '5s' });
-  } catch (err) {
-    io.err(`error: cannot reach Temporal at ${address}: ${(err as Error).message.split('\n')[0]}\n`);
-    return 1;
-  }
+  const temporal = resolveTemporal(o);
+  const { address, namespace } = temporal;
+  const connection = await connectClient(temporal);
   try {
     const handle = new Client({ connection, namespace }).workflow.getHandle(id);
     let status: string;

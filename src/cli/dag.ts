@@ -27,7 +27,8 @@ import {
   type FollowOptions,
   type Outcome,
 } from './session.js';
-import { DEFAULT_TASK_QUEUE, connectionOptions, describeTemplateDirs, firstLine, positiveInt, temporalAddress, temporalNamespace } from './worker.js';
+import { DEFAULT_TASK_QUEUE, connectionOptions, describeTemplateDirs, firstLine, positiveInt } from './worker.js';
+import { temporalOptions } from './connection.js';
 
 export const dagUsage = `Usage: temporal-k8s-jobs dag <file.yaml> [--set key=value]... [--set-json key=JSON]... [-f|--values FILE]...
          [--templates DIR]... [--namespace NS] [--no-wait] [--workflow-id ID] [--cancel-on-interrupt]
@@ -97,8 +98,7 @@ export interface DagOptions extends FollowOptions {
 export function parseDagArgs(args: string[], env: NodeJS.ProcessEnv = process.env): DagOptions {
   const { values: o, positionals } = parse(args, dagFlags, 'dag');
   const base = {
-    address: temporalAddress(o.address, env),
-    temporalNamespace: temporalNamespace(o['temporal-namespace'], env),
+    ...temporalOptions(o, env),
     verbose: !!o.verbose,
     notes: [] as string[],
   };

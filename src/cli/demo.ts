@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { type Io, UsageError, parse } from './common.js';
 import { dagWorkflowId, loadDagFile, parseDagArgs, startAndFollowDag } from './dag.js';
 import { webUiLink } from './session.js';
-import { temporalAddress } from './worker.js';
+import { TEMPORAL_USAGE, resolveTemporal, temporalFlags } from './connection.js';
 
-export const demoUsage = `Usage: temporal-k8s-jobs demo [--context NAME] [--kubeconfig FILE] [--address A]
-         [--temporal-namespace N] [--verbose]
+export const demoUsage = `Usage: temporal-k8s-jobs demo [--context NAME] [--kubeconfig FILE] [--verbose]
+         [--address A] [--temporal-namespace N] [--profile NAME] [--api-key KEY] [--tls-* ...]
 
 Runs the demo DAG (examples/dags/demo.yaml: a planner, a fan-out over its output, a fan-in, a
 value passed downstream, a 'when' branch and onExit) with a worker in this process, shows it live
@@ -27,16 +27,14 @@ Where it runs:
   --context NAME      that kubeconfig context's cluster instead (and Temporal at --address,
                       TEMPORAL_ADDRESS, else 127.0.0.1:7233)
   --kubeconfig FILE   that kubeconfig's cluster instead; a KUBECONFIG in the environment does the same
-  --address A         Temporal frontend when not on the local stack
-  --temporal-namespace N  Temporal namespace (default: TEMPORAL_NAMESPACE, else 'default')
   -v, --verbose       worker logs, failure details and stack traces
-`;
+Temporal (not on the local stack; as for 'dag', the local stack replaces only the address):
+${TEMPORAL_USAGE}`;
 
 const demoFlags = {
   context: { type: 'string' },
   kubeconfig: { type: 'string' },
-  address: { type: 'string' },
-  'temporal-namespace': { type: 'string' },
+  ...temporalFlags,
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -113,10 +111,12 @@ export async function demoCommand(args: string[], io: Io, env: NodeJS.ProcessEnv
   } else {
     if (o.context) dagArgs.push('--context', o.context);
     if (o.kubeconfig) dagArgs.push('--kubeconfig', o.kubeconfig);
-    io.out(`running the demo on ${target.why}, not the local stack; Temporal at ${temporalAddress(o.address, env)}\n`);
+    io.out(`running the demo on ${target.why}, not the local stack; Temporal at ${resolveTemporal(o, env).address}\n`);
   }
-  if (o.address && !target.stack) dagArgs.push('--address', o.address);
-  if (o['temporal-namespace']) dagArgs.push('--temporal-namespace', o['temporal-namespace']);
+  // The Temporal flags go on to 'dag' as given (the local stack's address replaces --address).
+  for (const flag of Object.keys(temporalFlags) as (keyof typeof temporalFlags)[]) {
+    if (o[flag] !== undefined && !(flag === 'address' && target.stack)) dagArgs.push(`--${flag}`, o[flag]);
+  }
   if (o.verbose) dagArgs.push('--verbose');
   if (!fs.existsSync(demoFile)) throw new Error(`the demo DAG ${demoFile} is missing: the demo needs a checkout of the repository`);
 

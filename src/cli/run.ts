@@ -22,7 +22,8 @@ import {
   withSession,
   type FollowOptions,
 } from './session.js';
-import { DEFAULT_TASK_QUEUE, connectionOptions, firstLine, temporalAddress, temporalNamespace } from './worker.js';
+import { DEFAULT_TASK_QUEUE, connectionOptions, firstLine } from './worker.js';
+import { temporalOptions } from './connection.js';
 
 export const runUsage = `Usage: temporal-k8s-jobs run <template> [--templates DIR]... [--set key=value]... [--set-json key=JSON]...
          [-f|--values FILE]... [--namespace NS] [--logs periodic|end|follow|none] [--every SECONDS]
@@ -125,8 +126,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
   const { values: o, positionals } = parse(args, runFlags, 'run');
   const notes: string[] = [];
   const base = {
-    address: temporalAddress(o.address, env),
-    temporalNamespace: temporalNamespace(o['temporal-namespace'], env),
+    ...temporalOptions(o, env),
     verbose: !!o.verbose,
   };
   if (o.help) {

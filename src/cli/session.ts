@@ -5,24 +5,24 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as readline from 'node:readline';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
 import { loadKubeConfig } from '../kube.js';
 import type { Io } from './common.js';
-import { connectNative, createJobsWorker, describeTemplateDirs, firstLine, installRuntime } from './worker.js';
+import { TEMPORAL_USAGE, connectClient, connectNative, describeTarget, type TemporalTarget } from './connection.js';
+import { createJobsWorker, describeTemplateDirs, firstLine, installRuntime } from './worker.js';
 
 /** Usage lines of the connection flags shared by `run` and `dag`. */
 export const CONNECTION_USAGE = `  --kubeconfig FILE        kubeconfig for the embedded worker (default: KUBECONFIG, else ~/.kube/config)
   --context NAME           kubeconfig context for the embedded worker
   --in-cluster             embedded worker uses the pod's service account
-  --address A              Temporal frontend (default: TEMPORAL_ADDRESS, else 127.0.0.1:7233)
-  --temporal-namespace N   Temporal namespace (default: TEMPORAL_NAMESPACE, else 'default')
-`;
+${TEMPORAL_USAGE}`;
 
 /** How a command reaches Temporal and whether it runs its own worker. */
 export interface SessionOptions {
-  address: string;
+  /** Where Temporal is and how to connect (see resolveTemporal). */
+  temporal: TemporalTarget;
   temporalNamespace: string;
   taskQueue: string;
   /** Start a worker in this process (on `taskQueue`) for the duration of the command. */
@@ -49,12 +49,7 @@ export interface Session {
 export async function withSession<T>(o: SessionOptions, io: Io, body: (s: Session) => Promise<T>): Promise<T> {
   const line = (s: string) => io.out(`${s}\n`);
   const kubeConfig = o.embeddedWorker ? loadKubeConfig(o.kube) : undefined;
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address: o.address, connectTimeout: '5s' });
-  } catch (err) {
-    throw new Error(`cannot reach Temporal at ${o.address}: ${firstLine(err)}`, { cause: err });
-  }
+  const connection = await connectClient(o.temporal);
   // After the client connection: an installed runtime keeps the process alive until it is used.
   if (o.embeddedWorker) installRuntime(o.verbose ? 'INFO' : 'ERROR');
   let worker: Worker | undefined;
@@ -63,7 +58,7 @@ export async function withSession<T>(o: SessionOptions, io: Io, body: (s: Sessio
   try {
     const client = new Client({ connection, namespace: o.temporalNamespace });
     if (o.embeddedWorker) {
-      nativeConnection = await connectNative(o.address);
+      nativeConnection = await connectNative(o.temporal);
       worker = await createJobsWorker({
         connection: nativeConnection,
         namespace: o.temporalNamespace,
@@ -75,7 +70,7 @@ export async function withSession<T>(o: SessionOptions, io: Io, body: (s: Sessio
       workerRun = worker.run();
       line(`embedded worker on task queue ${o.taskQueue} (templates: ${describeTemplateDirs(o.templateDirs)}); it stops when this command exits`);
     } else {
-      line(`using the worker(s) on task queue ${o.taskQueue} at ${o.address}`);
+      line(`using the worker(s) on task queue ${o.taskQueue} at ${describeTarget(o.temporal)}`);
     }
     return await body({ client, connection, workerRun });
   } finally {
@@ -202,7 +197,9 @@ export interface FollowOptions {
   taskQueue: string;
   /** Template directories of the embedded worker. */
   templateDirs: string[];
+  /** Temporal frontend address (also in `temporal`). */
   address: string;
+  temporal: TemporalTarget;
   temporalNamespace: string;
   kube: { kubeconfig?: string; context?: string; inCluster?: boolean };
   verbose: boolean;

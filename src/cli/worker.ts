@@ -2,30 +2,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type NativeConnection, type LogLevel } from '@temporalio/worker';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig } from '../kube.js';
+import { defaultNamespace, loadKubeConfig } from '../kube.js';
+import { missingPermissions, preflightMessage } from '../preflight.js';
 import { KubernetesJobsPlugin } from '../plugin.js';
 import { PACKAGE_TEMPLATES_DIR } from '../render.js';
 import { type Io, UsageError, checkTemplateDirs, parse, valuesFromArgs } from './common.js';
+import { TEMPORAL_USAGE, connectNative, describeTarget, resolveTemporal, temporalFlags } from './connection.js';
 
 export const DEFAULT_TASK_QUEUE = 'kubernetes-jobs';
-export const DEFAULT_ADDRESS = '127.0.0.1:7233';
-
-/** `--address`, else TEMPORAL_ADDRESS, else 127.0.0.1:7233. */
-export function temporalAddress(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag || env.TEMPORAL_ADDRESS || DEFAULT_ADDRESS;
-}
-
-/** `--temporal-namespace`, else TEMPORAL_NAMESPACE, else `default`. */
-export function temporalNamespace(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag || env.TEMPORAL_NAMESPACE || 'default';
-}
-
 /** Flags shared by `worker` and `run` for Temporal and Kubernetes connections. */
 export const connectionOptions = {
-  address: { type: 'string' },
-  'temporal-namespace': { type: 'string' },
+  ...temporalFlags,
   'task-queue': { type: 'string' },
   kubeconfig: { type: 'string' },
   context: { type: 'string' },
@@ -66,15 +55,6 @@ export function installRuntime(level: LogLevel): void {
 export function firstLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return (msg.split('\n').find((l) => l.trim()) ?? msg).trim();
-}
-
-/** A NativeConnection for workers, with a clear error when Temporal is unreachable. */
-export async function connectNative(address: string): Promise<NativeConnection> {
-  try {
-    return await NativeConnection.connect({ address });
-  } catch (err) {
-    throw new Error(`cannot reach Temporal at ${address}: ${firstLine(err)}`, { cause: err });
-  }
 }
 
 export interface JobsWorkerOptions {
@@ -122,8 +102,9 @@ export function positiveInt(flag: string, value: string | undefined): number | u
 
 export const workerUsage = `Usage: temporal-k8s-jobs worker [--task-queue Q] [--templates DIR]... [--namespace NS]
          [--set key=value]... [--set-json key=JSON]... [-f|--values FILE]...
-         [--kubeconfig FILE] [--context NAME] [--in-cluster] [--address A] [--temporal-namespace N]
-         [--max-concurrent N] [--verbose]
+         [--kubeconfig FILE] [--context NAME] [--in-cluster] [--max-concurrent N] [--skip-preflight] [--verbose]
+         [--address A] [--temporal-namespace N] [--profile NAME] [--api-key KEY]
+         [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--tls-server-name NAME]
 
 Runs a Temporal worker that executes Kubernetes Jobs (the kubernetesJobWorkflow and dagWorkflow
 workflows and their activities) until SIGINT/SIGTERM, then shuts down gracefully.
@@ -138,11 +119,12 @@ workflows and their activities) until SIGINT/SIGTERM, then shuts down gracefully
   --kubeconfig FILE       kubeconfig file (default: KUBECONFIG, else ~/.kube/config; in a pod: its service account)
   --context NAME          kubeconfig context (default: the current context)
   --in-cluster            use the pod's service account
-  --address A             Temporal frontend (default: TEMPORAL_ADDRESS, else 127.0.0.1:7233)
-  --temporal-namespace N  Temporal namespace (default: TEMPORAL_NAMESPACE, else 'default')
   --max-concurrent N      Jobs run at once by this worker (default: the SDK's, 100)
+  --skip-preflight        start without checking (SelfSubjectAccessReview) that the credentials allow
+                          every verb the Job lifecycle uses in --namespace (see rbac/)
   -v, --verbose           debug logging, details and stack traces on errors
-`;
+Temporal connection (as the temporal CLI: flags, else TEMPORAL_* variables, else the config file's profile):
+${TEMPORAL_USAGE}`;
 
 export async function workerCommand(args: string[], io: Io): Promise<number> {
   const { values: opts, positionals } = parse(
@@ -154,6 +136,7 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
       'set-json': { type: 'string', multiple: true },
       values: { type: 'string', short: 'f', multiple: true },
       'max-concurrent': { type: 'string' },
+      'skip-preflight': { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -165,8 +148,8 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError(`worker takes no arguments, got '${positionals[0]}'`);
   const maxConcurrent = positiveInt('--max-concurrent', opts['max-concurrent']);
-  const address = temporalAddress(opts.address);
-  const namespace = temporalNamespace(opts['temporal-namespace']);
+  const temporal = resolveTemporal(opts);
+  const namespace = temporal.namespace;
   const taskQueue: string = opts['task-queue'] || DEFAULT_TASK_QUEUE;
   const templateDirs: string[] = opts.templates ?? [];
   checkTemplateDirs(templateDirs);
@@ -175,9 +158,20 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
 
   // Credentials first: a worker without them would fail every Job.
   const kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context, inCluster: opts['in-cluster'] });
+  if (!opts['skip-preflight']) {
+    // Its RBAC next: a missing rule would fail every Job; say so once, now.
+    const k8sNamespace = opts.namespace || defaultNamespace(kubeConfig);
+    let missing;
+    try {
+      missing = await missingPermissions(kubeConfig, [k8sNamespace]);
+    } catch (err) {
+      throw new Error(`cannot check the worker's permissions with the Kubernetes API server (${kubeConfig.getCurrentCluster()?.server ?? 'no server'}): ${firstLine(err)}`, { cause: err });
+    }
+    if (missing.length) throw new Error(preflightMessage(missing));
+  }
 
   installRuntime(opts.verbose ? 'DEBUG' : 'INFO');
-  const connection = await connectNative(address);
+  const connection = await connectNative(temporal);
   try {
     const worker = await createJobsWorker({
       connection,
@@ -206,7 +200,7 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
       const running = worker.run();
       const defaults = Object.keys(defaultValues);
       io.out(
-        `worker ready: task queue ${taskQueue} on ${address} (temporal namespace ${namespace}; templates: ${describeTemplateDirs(templateDirs)}` +
+        `worker ready: task queue ${taskQueue} on ${describeTarget(temporal)} (temporal namespace ${namespace}; templates: ${describeTemplateDirs(templateDirs)}` +
           `${defaults.length ? `; default values: ${defaults.join(', ')}` : ''})\n`,
       );
       await running;

@@ -101,7 +101,7 @@ describe('temporal-k8s-jobs run', () => {
   it('Temporal unreachable: exit 1, one line', async () => {
     const r = await runCli(['run', PLAIN, '--address', '127.0.0.1:1']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: cannot reach Temporal at 127\.0\.0\.1:1: [^\n]*\n$/);
+    expect(r.stderr).toMatch(/^error: cannot reach Temporal at 127\.0\.0\.1:1 \(plaintext\): [^\n]*\n$/);
   });
 
   kwokIt('Ctrl-C with --cancel-on-interrupt: cancels, the Job is deleted, exit 130', async () => {
@@ -200,7 +200,7 @@ describe('temporal-k8s-jobs worker', () => {
   it('Temporal unreachable: exit 1 with one line', async () => {
     const r = await runCli(['worker', '--address', '127.0.0.1:1']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: cannot reach Temporal at 127\.0\.0\.1:1: [^\n]*\n$/);
+    expect(r.stderr).toMatch(/^error: cannot reach Temporal at 127\.0\.0\.1:1 \(plaintext\): [^\n]*\n$/);
   });
 
   it('no credentials: exit 1 with one line, before connecting', async () => {

@@ -10,7 +10,7 @@ import { UsageError, type Io } from '../../src/cli/common.js';
 import { formatDuration, parseDuration } from '../../src/cli/duration.js';
 import { main } from '../../src/cli/index.js';
 import { ProgressPrinter, buildRunInput, defaultWorkflowId, describeFailure, parseRunArgs } from '../../src/cli/run.js';
-import { positiveInt, temporalAddress, temporalNamespace } from '../../src/cli/worker.js';
+import { positiveInt } from '../../src/cli/worker.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -61,21 +61,7 @@ describe('parseDuration', () => {
   });
 });
 
-describe('connection defaults', () => {
-  it.each<[string | undefined, Record<string, string>, string]>([
-    [undefined, {}, '127.0.0.1:7233'],
-    [undefined, { TEMPORAL_ADDRESS: 'temporal:7233' }, 'temporal:7233'],
-    ['flag:1', { TEMPORAL_ADDRESS: 'temporal:7233' }, 'flag:1'],
-  ])('address flag %j env %j -> %s', (flag, env, want) => {
-    expect(temporalAddress(flag, env)).toBe(want);
-  });
-  it.each<[string | undefined, Record<string, string>, string]>([
-    [undefined, {}, 'default'],
-    [undefined, { TEMPORAL_NAMESPACE: 'prod' }, 'prod'],
-    ['x', { TEMPORAL_NAMESPACE: 'prod' }, 'x'],
-  ])('namespace flag %j env %j -> %s', (flag, env, want) => {
-    expect(temporalNamespace(flag, env)).toBe(want);
-  });
+describe('worker flags', () => {
   it.each<[string | undefined, number | undefined | 'usage']>([
     [undefined, undefined],
     ['1', 1],
