@@ -70,7 +70,7 @@ describe('examples/dags/templates/task-runner.yaml.njk', () => {
   it('renders an owned input claim, a kept output claim, and a Job mounting both', () => {
     const r = renderTemplate('templates/task-runner.yaml.njk', {
       templateDirs: [DAGS],
-      values: { image: 'busybox:1.36', run: 'r1', input: 'https://example.com/data.csv', script: 'cp /input/* /output/' },
+      values: { image: 'busybox:1.36', run: 'r1', input: 'http://127.0.0.1:8000/data.csv', script: 'cp /input/* /output/' },
     });
     expect(r.companions.map((c) => [c.kind, c.metadata!.name, c.metadata!.annotations?.['temporal-k8s-jobs/keep']])).toEqual([
       ['PersistentVolumeClaim', 'r1-input', undefined],
