@@ -12,6 +12,7 @@ const commands: Record<string, { run: Command; summary: string }> = {
   dag: { run: async (args, io) => (await import('./dag.js')).dagCommand(args, io), summary: 'run a DAG of Jobs from a YAML file; live progress per step' },
   demo: { run: async (args, io) => (await import('./demo.js')).demoCommand(args, io), summary: 'run the demo DAG on the local stack (or --context): fan-out, fan-in, logs' },
   list: { run: async (args, io) => (await import('./list.js')).listCommand(args, io), summary: "list the Jobs this package started, with their workflow, step and state" },
+  cleanup: { run: async (args, io) => (await import('./cleanup.js')).cleanupCommand(args, io), summary: 'delete finished Jobs of this package past a retention (--older-than); --orphans, --dry-run' },
   cancel: { run: async (args, io) => (await import('./cancel.js')).cancelCommand(args, io), summary: 'cancel a run or a DAG: its Jobs and pods are deleted' },
 };
 

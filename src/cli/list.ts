@@ -2,7 +2,7 @@
  * `temporal-k8s-jobs list`: the Jobs this package started, found by their ownership label and
  * joined with Temporal visibility (the workflow each belongs to, and whether it still runs).
  */
-import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
+import { BatchV1Api, type KubeConfig, type V1Job } from '@kubernetes/client-node';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import * as yaml from 'js-yaml';
 import { defaultNamespace, loadKubeConfig } from '../kube.js';
@@ -70,6 +70,54 @@ export function listedJob(job: V1Job, now: number): ListedJob {
   };
 }
 
+/** Flags of the commands that look at the package's Jobs in a namespace or all of them. */
+export const jobScopeFlags = {
+  ...temporalFlags,
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  'in-cluster': { type: 'boolean' },
+  namespace: { type: 'string' },
+  'all-namespaces': { type: 'boolean', short: 'A' },
+} as const;
+
+/** The Jobs this package created (its ownership label) in `namespace`, or in all namespaces. */
+export async function listPackageJobs(kc: KubeConfig, namespace: string | undefined): Promise<V1Job[]> {
+  const batch = kc.makeApiClient(BatchV1Api);
+  const labelSelector = `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`;
+  try {
+    return (namespace ? await batch.listNamespacedJob({ namespace, labelSelector }) : await batch.listJobForAllNamespaces({ labelSelector })).items;
+  } catch (err) {
+    throw new Error(`cannot list Jobs ${namespace ? `in namespace '${namespace}'` : 'in all namespaces'}: ${firstLine(err)}`, { cause: err });
+  }
+}
+
+/**
+ * A workflow run's status in Temporal (RUNNING, COMPLETED, ...; NOT_FOUND when there is none),
+ * each run asked once. Other errors are thrown.
+ */
+export function workflowStatuses(client: Client): (workflowId: string, runId: string) => Promise<string> {
+  const cache = new Map<string, Promise<string>>();
+  return (workflowId, runId) => {
+    const key = `${workflowId}\u0000${runId}`;
+    if (!cache.has(key)) {
+      cache.set(
+        key,
+        client.workflow
+          .getHandle(workflowId, runId || undefined)
+          .describe()
+          .then(
+            (d) => d.status.name as string,
+            (e: unknown) => {
+              if (e instanceof WorkflowNotFoundError) return 'NOT_FOUND';
+              throw e;
+            },
+          ),
+      );
+    }
+    return cache.get(key)!;
+  };
+}
+
 /** The rows as an aligned table. */
 export function formatTable(rows: readonly ListedJob[], wide: boolean): string {
   const head = ['WORKFLOW', 'STEP', 'JOB', 'STATE', 'AGE', 'PODS(A/S/F)', ...(wide ? ['WORKFLOW-STATUS', 'RUN-ID'] : [])];
@@ -90,12 +138,7 @@ export async function listCommand(args: string[], io: Io): Promise<number> {
   const { values: o, positionals } = parse(
     args,
     {
-      ...temporalFlags,
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
-      'in-cluster': { type: 'boolean' },
-      namespace: { type: 'string' },
-      'all-namespaces': { type: 'boolean', short: 'A' },
+      ...jobScopeFlags,
       state: { type: 'string' },
       workflow: { type: 'string' },
       output: { type: 'string', short: 'o' },
@@ -118,14 +161,7 @@ export async function listCommand(args: string[], io: Io): Promise<number> {
   const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context, inCluster: o['in-cluster'] });
   const namespace = o['all-namespaces'] ? undefined : o.namespace || defaultNamespace(kc);
 
-  const batch = kc.makeApiClient(BatchV1Api);
-  const labelSelector = `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`;
-  let jobs: V1Job[];
-  try {
-    jobs = (namespace ? await batch.listNamespacedJob({ namespace, labelSelector }) : await batch.listJobForAllNamespaces({ labelSelector })).items;
-  } catch (err) {
-    throw new Error(`cannot list Jobs ${namespace ? `in namespace '${namespace}'` : 'in all namespaces'}: ${firstLine(err)}`, { cause: err });
-  }
+  const jobs = await listPackageJobs(kc, namespace);
   const now = Date.now();
   const rows = jobs.map((j) => listedJob(j, now)).filter((r) => (!state || r.state === state) && (!o.workflow || r.workflowId === o.workflow));
   rows.sort((a, b) => b.ageSeconds - a.ageSeconds || a.workflowId.localeCompare(b.workflowId) || a.step.localeCompare(b.step, undefined, { numeric: true }));
@@ -135,19 +171,8 @@ export async function listCommand(args: string[], io: Io): Promise<number> {
     try {
       const connection = await connectClient(temporal);
       try {
-        const client = new Client({ connection, namespace: temporal.namespace });
-        const statuses = new Map<string, string>();
-        for (const r of rows) {
-          const key = `${r.workflowId}\u0000${r.runId}`;
-          if (!statuses.has(key)) {
-            const status = await client.workflow
-              .getHandle(r.workflowId, r.runId || undefined)
-              .describe()
-              .then((d) => d.status.name as string, (e: unknown) => (e instanceof WorkflowNotFoundError ? 'NOT_FOUND' : 'UNKNOWN'));
-            statuses.set(key, status);
-          }
-          r.workflowStatus = statuses.get(key)!;
-        }
+        const statusOf = workflowStatuses(new Client({ connection, namespace: temporal.namespace }));
+        for (const r of rows) r.workflowStatus = await statusOf(r.workflowId, r.runId).catch(() => 'UNKNOWN');
       } finally {
         await connection.close();
       }
