@@ -41,7 +41,7 @@ test('SIGSTOP past the heartbeat timeout, takeover, SIGCONT: one Job, every line
           template: 'job.yaml.njk',
           namespace: ns,
           cleanup: 'never',
-          values: { image: 'busybox:1.36', command: 'run', podAnnotations: { [KWOK_ANNOTATIONS.duration]: '75s' } },
+          values: { image: 'busybox:1.36', command: 'run', podAnnotations: { [KWOK_ANNOTATIONS.duration]: '110s' } },
           logs: { mode: 'periodic', everySeconds: 1 },
         },
       ],
@@ -56,7 +56,7 @@ test('SIGSTOP past the heartbeat timeout, takeover, SIGCONT: one Job, every line
     first.kill('SIGCONT');
     // Lines written while both attempts run: each must arrive once, from either worker.
     await appendPodLog(target, expected.slice(6, 9));
-    await waitFor(() => readLines(firstLines).length + readLines(secondLines).length >= 9, { timeoutMs: 30_000, what: 'lines 7-9 delivered' });
+    await waitFor(() => readLines(firstLines).length + readLines(secondLines).length >= 9, { timeoutMs: 60_000, what: 'lines 7-9 delivered' });
     await appendPodLog(target, expected.slice(9));
 
     const result = (await handle.result()) as KubernetesJobResult;
