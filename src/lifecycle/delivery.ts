@@ -199,9 +199,14 @@ export class LogDelivery {
           if (attemptOf(theirs) > attemptOf(this.attemptToken) || (theirs !== undefined && theirs !== this.attemptToken && attemptOf(theirs) === attemptOf(this.attemptToken))) {
             throw new StaleAttemptError(target, this.attemptToken, theirs);
           }
-          // An older attempt wrote after this one read (it was cut off and came back): take its cursors.
+          // An older attempt wrote after this one read (it was cut off and came back): take its cursors,
+          // and the Job's version as the new fence (without it every later write conflicts again and
+          // reads the same older value: a livelock in which neither attempt delivers).
+          this.fence = { value: now, resourceVersion: current.metadata?.resourceVersion };
           if (now) this.adopt(now);
           if (claiming) return this.write(this.persisted, true);
+          // Claim them back at once: the older attempt's next write then finds this newer one and stops.
+          await this.write(this.persisted, true);
           // Lines computed against the old cursors may overlap the ones it delivered: re-read instead.
           throw new KubernetesJobsError(FailureType.KubernetesApiError, `${target}: log cursors moved by an earlier attempt; reading again from them`, { nonRetryable: false });
         }
