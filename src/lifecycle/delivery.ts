@@ -211,10 +211,6 @@ export class LogDelivery {
           throw new KubernetesJobsError(FailureType.KubernetesApiError, `${target}: log cursors moved by an earlier attempt; reading again from them`, { nonRetryable: false });
         }
         if (current) this.fence = { value: now, resourceVersion: current.metadata?.resourceVersion };
-        // The Job is gone (deleted from outside, or by its TTL): the same final answer the watch gives.
-        if (status === 404 && !current) {
-          throw new KubernetesJobsError(FailureType.JobFailed, `${target} was deleted while it ran (by someone else, or ttlSecondsAfterFinished)`, { nonRetryable: true });
-        }
         if (status === 409) continue; // the Job changed under the precondition: retry at once with its new version
         if ((err instanceof KubernetesJobsError && err.nonRetryable && status !== 422) || i >= RETRY_DELAYS_MS.length) throw err;
         await sleep(RETRY_DELAYS_MS[i]!);
