@@ -60,6 +60,12 @@ export interface KubernetesJobActivitiesOptions {
     /** @default 3600 */
     timeoutSeconds?: number;
   };
+  /**
+   * The only directory where inputs' `writeRenderedTo` may write rendered YAML: an input names this
+   * directory (`.`) or a subdirectory of it by a relative path. Without it, `writeRenderedTo` is refused.
+   * @default none
+   */
+  renderedOutputDir?: string;
   /** Where log lines go. @default the activity logger (`log.info(line)`) */
   logSink?: LogSink;
   /** Seconds between heartbeats (progress and cancellation delivery). @default 2 */

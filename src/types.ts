@@ -33,7 +33,12 @@ export interface KubernetesJobInput {
   timeoutSeconds?: number;
   /** Seconds a pod may wait on an image pull or stay unschedulable before the activity fails fast. @default 60 */
   failFastGraceSeconds?: number;
-  /** Directory on the worker where the applied YAML (with ownership metadata) is written, for debugging. */
+  /**
+   * Writes the applied YAML (with ownership metadata) as `<job name>.yaml`, for debugging: `.` for the
+   * worker's rendered-output directory (`worker --rendered-dir`, option `renderedOutputDir`) or a
+   * relative subdirectory of it (plain segments; no `..`, no absolute path). Refused when the worker
+   * names no such directory.
+   */
   writeRenderedTo?: string;
   /** Results of upstream DAG steps, visible to the template as `steps.<name>`. */
   steps?: Record<string, StepView>;

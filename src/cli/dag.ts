@@ -133,6 +133,8 @@ export function parseDagArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     batchSize,
     taskQueue: o['task-queue'] || (embeddedWorker ? `tkj-dag-${randomHex(4)}` : DEFAULT_TASK_QUEUE),
     kube: { kubeconfig: o.kubeconfig, context: o.context, inCluster: o['in-cluster'] },
+    // Steps' writeRenderedTo (relative) lands under the directory the command runs in.
+    ...(embeddedWorker ? { renderedOutputDir: process.cwd() } : {}),
   };
 }
 

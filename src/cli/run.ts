@@ -86,6 +86,8 @@ export interface RunOptions extends FollowOptions {
   cleanup?: CleanupPolicy;
   timeoutSeconds?: number;
   writeRenderedTo?: string;
+  /** The embedded worker's rendered-output directory (from --write-rendered). */
+  renderedOutputDir?: string;
   workflowId: string;
 }
 
@@ -191,7 +193,10 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     logs: { mode, everySeconds, tailLines },
     cleanup,
     timeoutSeconds,
-    writeRenderedTo: o['write-rendered'],
+    // The embedded worker writes into the named directory itself; workers on --task-queue only into a
+    // subdirectory of their own --rendered-dir.
+    writeRenderedTo: o['write-rendered'] === undefined ? undefined : embeddedWorker ? '.' : o['write-rendered'],
+    renderedOutputDir: embeddedWorker && o['write-rendered'] !== undefined ? path.resolve(o['write-rendered']) : undefined,
     wait,
     embeddedWorker,
     workflowId: o['workflow-id'] ?? defaultWorkflowId(resolved.name),

@@ -33,6 +33,8 @@ export interface SessionOptions {
   k8sNamespace?: string;
   kube: { kubeconfig?: string; context?: string; inCluster?: boolean };
   verbose: boolean;
+  /** The embedded worker's rendered-output directory (where `writeRenderedTo` may write). */
+  renderedOutputDir?: string;
 }
 
 export interface Session {
@@ -66,6 +68,7 @@ export async function withSession<T>(o: SessionOptions, io: Io, body: (s: Sessio
         templateDirs: o.templateDirs,
         k8sNamespace: o.k8sNamespace,
         kubeConfig: kubeConfig!,
+        ...(o.renderedOutputDir ? { renderedOutputDir: o.renderedOutputDir } : {}),
       });
       workerRun = worker.run();
       line(`embedded worker on task queue ${o.taskQueue} (templates: ${describeTemplateDirs(o.templateDirs)}); it stops when this command exits`);

@@ -70,6 +70,8 @@ export interface JobsWorkerOptions {
   maxConcurrent?: number;
   /** Values every Job gets, under its own values. */
   defaultValues?: Record<string, unknown>;
+  /** Where inputs' `writeRenderedTo` may write (`--rendered-dir`). */
+  renderedOutputDir?: string;
 }
 
 /** A Worker with the package's workflows and the Kubernetes Job activities. */
@@ -79,7 +81,7 @@ export async function createJobsWorker(o: JobsWorkerOptions): Promise<Worker> {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     workflowsPath: packageWorkflowsPath(),
-    plugins: [new KubernetesJobsPlugin({ templateDirs: o.templateDirs, namespace: o.k8sNamespace, kubeConfig: o.kubeConfig, defaultValues: o.defaultValues })],
+    plugins: [new KubernetesJobsPlugin({ templateDirs: o.templateDirs, namespace: o.k8sNamespace, kubeConfig: o.kubeConfig, defaultValues: o.defaultValues, renderedOutputDir: o.renderedOutputDir })],
     // The activity heartbeats progress and recent log lines every few seconds; without this the SDK
     // forwards them to the server only every 80% of the heartbeat timeout, and progress (in the UI,
     // in 'run') and cancellation would lag by that much.
@@ -102,7 +104,7 @@ export function positiveInt(flag: string, value: string | undefined): number | u
 
 export const workerUsage = `Usage: temporal-k8s-jobs worker [--task-queue Q] [--templates DIR]... [--namespace NS]
          [--set key=value]... [--set-json key=JSON]... [-f|--values FILE]...
-         [--kubeconfig FILE] [--context NAME] [--in-cluster] [--max-concurrent N] [--skip-preflight] [--verbose]
+         [--kubeconfig FILE] [--context NAME] [--in-cluster] [--max-concurrent N] [--rendered-dir DIR] [--skip-preflight] [--verbose]
          [--address A] [--temporal-namespace N] [--profile NAME] [--api-key KEY]
          [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--tls-server-name NAME]
 
@@ -120,6 +122,8 @@ workflows and their activities) until SIGINT/SIGTERM, then shuts down gracefully
   --context NAME          kubeconfig context (default: the current context)
   --in-cluster            use the pod's service account
   --max-concurrent N      Jobs run at once by this worker (default: the SDK's, 100)
+  --rendered-dir DIR      the only directory where inputs' writeRenderedTo may write rendered YAML
+                          ('.' or a relative subdirectory of DIR; refused without this flag)
   --skip-preflight        start without checking (SelfSubjectAccessReview) that the credentials allow
                           every verb the Job lifecycle uses in --namespace (see rbac/)
   -v, --verbose           debug logging, details and stack traces on errors
@@ -136,6 +140,7 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
       'set-json': { type: 'string', multiple: true },
       values: { type: 'string', short: 'f', multiple: true },
       'max-concurrent': { type: 'string' },
+      'rendered-dir': { type: 'string' },
       'skip-preflight': { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
@@ -153,6 +158,10 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
   const taskQueue: string = opts['task-queue'] || DEFAULT_TASK_QUEUE;
   const templateDirs: string[] = opts.templates ?? [];
   checkTemplateDirs(templateDirs);
+  const renderedOutputDir = opts['rendered-dir'] === undefined ? undefined : path.resolve(opts['rendered-dir']);
+  if (renderedOutputDir !== undefined && !fs.statSync(renderedOutputDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`--rendered-dir ${opts['rendered-dir']}: not a directory (create it first)`);
+  }
 
   const defaultValues = valuesFromArgs(args);
 
@@ -182,6 +191,7 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
       kubeConfig,
       maxConcurrent,
       defaultValues,
+      renderedOutputDir,
     });
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -4,7 +4,8 @@
  * always yields the same namespace and Job name, which lets the delete activity find the Job again.
  */
 import * as yaml from 'js-yaml';
-import { renderTemplate, writeRendered } from '../render.js';
+import { renderTemplate } from '../render.js';
+import { renderedOutputDirFor, writeRenderedFile } from '../rendered-output.js';
 import type { KubernetesObject } from '../manifest.js';
 import { defaultNamespace, type KubeClient } from '../kube.js';
 import { applyOwnership, deriveJobName, type Owner } from '../naming.js';
@@ -20,6 +21,9 @@ export const MAX_INTERVAL_SECONDS = 86_400;
 export const MAX_TIMEOUT_SECONDS = 366 * 86_400;
 /** Longest delay one Node timer can take (2^31 - 1 ms); longer waits re-arm. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A Job name the API server accepts (a DNS-1123 subdomain short enough for the pods' job-name label). */
+const JOB_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /** Everything the later steps need to know about one run of one input. */
 export interface JobPlan {
@@ -55,8 +59,12 @@ export function planJob(input: KubernetesJobInput, options: KubernetesJobActivit
   const jobName = input.name ?? rendered.job.metadata?.name ?? deriveJobName({ ...owner, prefix: /^\d+$/.test(owner.activityId) ? undefined : owner.activityId });
   const manifests = applyOwnership(rendered.manifests, owner, jobName, namespace);
   const jobManifest = manifests.find((m) => m.kind === 'Job')! as JobPlan['jobManifest'];
-  if (write && input.writeRenderedTo) {
-    writeRendered(input.writeRenderedTo, `${jobName}.yaml`, manifests.map((m) => yaml.dump(JSON.parse(JSON.stringify(m)) as unknown, { noRefs: true, lineWidth: -1 })).join('---\n'));
+  if (typeof jobName !== 'string' || jobName.length > 63 || !JOB_NAME.test(jobName)) {
+    throw new KubernetesJobsError(
+      FailureType.InvalidManifest,
+      `Job name ${JSON.stringify(jobName)} is not valid: at most 63 characters of lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`,
+      { nonRetryable: true },
+    );
   }
   const seconds = (what: string, v: number | undefined, fallback: number, min: number, max: number): number => {
     const n = v ?? fallback;
@@ -65,7 +73,7 @@ export function planJob(input: KubernetesJobInput, options: KubernetesJobActivit
     }
     return n * 1000;
   };
-  return {
+  const plan: JobPlan = {
     owner,
     namespace,
     jobName,
@@ -81,4 +89,10 @@ export function planJob(input: KubernetesJobInput, options: KubernetesJobActivit
     timeoutMs: seconds('timeoutSeconds', input.timeoutSeconds, d.timeoutSeconds ?? 3600, 1, MAX_TIMEOUT_SECONDS),
     heartbeatMs: seconds('heartbeatSeconds (worker option)', options.heartbeatSeconds, 2, 0.1, MAX_INTERVAL_SECONDS),
   };
+  // Written last: only a plan that passed every check above, into the worker's directory only.
+  if (write && input.writeRenderedTo !== undefined) {
+    const dir = renderedOutputDirFor(options.renderedOutputDir, input.writeRenderedTo);
+    writeRenderedFile(dir, `${jobName}.yaml`, manifests.map((m) => yaml.dump(JSON.parse(JSON.stringify(m)) as unknown, { noRefs: true, lineWidth: -1 })).join('---\n'));
+  }
+  return plan;
 }

@@ -3,6 +3,7 @@
  * runs in the workflow sandbox, in the CLI (to reject a DAG file before anything starts) and in table
  * tests alike.
  */
+import { isRenderedSubdir } from '../rendered-subdir.js';
 import type { Dag, DagExitStep, DagStep } from '../dag-types.js';
 import { checkCel, type CelScope } from './cel.js';
 
@@ -60,7 +61,9 @@ function checkDefaults(obj: Record<string, unknown>, where: string, problems: st
   for (const k of ['timeoutSeconds', 'failFastGraceSeconds']) {
     if (k in obj && !(typeof obj[k] === 'number' && Number.isFinite(obj[k]) && (obj[k] as number) > 0)) problems.push(`${where}: '${k}' must be a positive number of seconds`);
   }
-  if ('writeRenderedTo' in obj && (typeof obj.writeRenderedTo !== 'string' || obj.writeRenderedTo === '')) problems.push(`${where}: 'writeRenderedTo' must be a non-empty string`);
+  if ('writeRenderedTo' in obj && !isRenderedSubdir(obj.writeRenderedTo)) {
+    problems.push(`${where}: 'writeRenderedTo' must be '.' or a relative subdirectory of the worker's rendered-output directory (plain segments, no '..'), got ${JSON.stringify(obj.writeRenderedTo)}`);
+  }
   if ('logs' in obj) {
     const logs = obj.logs;
     if (!isRecord(logs)) {

@@ -25,6 +25,8 @@ let workerConnection: NativeConnection;
 const kc = kubeConfig();
 const batch = kc.makeApiClient(BatchV1Api);
 const core = kc.makeApiClient(CoreV1Api);
+/** The worker's rendered-output directory (writeRenderedTo may only name it or a subdirectory). */
+const renderedRoot = tempDir();
 
 beforeAll(async () => {
   ns = await createTestNamespace('lifecycle');
@@ -39,6 +41,7 @@ beforeAll(async () => {
         kubeConfig: { kubeconfig: env.kubeconfig },
         namespace: ns,
         heartbeatSeconds: 1,
+        renderedOutputDir: renderedRoot.dir,
         logSink: (line, meta) => delivered.push({ line, jobName: meta.jobName }),
       }),
     ],
@@ -53,6 +56,7 @@ afterAll(async () => {
   await workerConnection?.close();
   await client?.connection.close();
   if (ns) await deleteNamespace(ns);
+  renderedRoot.cleanup();
 });
 
 const base = (podAnnotations: Record<string, string> = {}, extra: Partial<KubernetesJobInput> = {}): KubernetesJobInput => ({
@@ -207,11 +211,15 @@ test('follow mode streams lines as they are written and stops by itself when the
   const logNs = await createTestNamespace('follow');
   try {
     await writePodLog({ namespace: logNs, container: 'main' }, ['f1']);
-    const handle = await start({ ...base({ [KWOK_ANNOTATIONS.duration]: '5s' }), namespace: logNs, logs: { mode: 'follow' } });
-    await waitFor(async () => delivered.some((d) => d.line.endsWith('/main f1')), { timeoutMs: 30_000, what: 'first line streamed' });
+    const handle = await start({ ...base({ [KWOK_ANNOTATIONS.duration]: '20s' }), namespace: logNs, logs: { mode: 'follow' } });
+    await waitFor(async () => delivered.some((d) => d.line.endsWith('/main f1')), { timeoutMs: 15_000, what: 'first line streamed' });
     await appendPodLog({ namespace: logNs, container: 'main' }, ['f2', 'f3']);
-    // Streamed while the pod still runs (kwok's follow stream never ends; the activity must stop it).
-    await waitFor(async () => delivered.some((d) => d.line.endsWith('/main f3')), { timeoutMs: 30_000, what: 'appended lines streamed' });
+    // Streamed while the pod still runs (kwok's follow stream never ends; the activity must stop it):
+    // the Job must not have finished when the appended lines arrive, or only the final read delivered them.
+    await waitFor(async () => delivered.some((d) => d.line.endsWith('/main f3')), { timeoutMs: 15_000, what: 'appended lines streamed' });
+    const [job] = (await batch.listNamespacedJob({ namespace: logNs })).items;
+    expect(job?.status?.conditions?.filter((c) => c.status === 'True').map((c) => c.type) ?? []).toEqual([]);
+    expect(job?.status?.active).toBe(1);
     const result = (await handle.result()) as KubernetesJobResult;
     const pod = result.pods[0]!.name;
     expect(delivered.filter((d) => d.jobName === result.jobName).map((d) => d.line)).toEqual([`${pod}/main f1`, `${pod}/main f2`, `${pod}/main f3`]);
@@ -220,19 +228,23 @@ test('follow mode streams lines as they are written and stops by itself when the
   }
 });
 
-test('the termination message is the output (JSON-parsed); rendered YAML is written as applied', async () => {
-  const out = tempDir();
-  try {
-    const input = base({ [KWOK_ANNOTATIONS.message]: '{"rows": 42, "file": "s3://x"}' }, { writeRenderedTo: out.dir, logs: { mode: 'none' } });
-    const result = (await (await start(input)).result()) as KubernetesJobResult;
-    expect(result.output).toEqual({ rows: 42, file: 's3://x' });
-    const written = yaml.loadAll(fs.readFileSync(`${out.dir}/${result.jobName}.yaml`, 'utf8')) as { metadata: { name: string; namespace: string; annotations: Record<string, string> } }[];
-    expect(written[0]!.metadata.name).toBe(result.jobName);
-    expect(written[0]!.metadata.namespace).toBe(ns);
-    expect(Object.keys(written[0]!.metadata.annotations)).toEqual(expect.arrayContaining(['temporal-k8s-jobs/workflow-id', 'temporal-k8s-jobs/run-id', 'temporal-k8s-jobs/activity-id']));
-  } finally {
-    out.cleanup();
-  }
+test('the termination message is the output (JSON-parsed); rendered YAML is written as applied, inside the worker\'s directory', async () => {
+  const input = base({ [KWOK_ANNOTATIONS.message]: '{"rows": 42, "file": "s3://x"}' }, { writeRenderedTo: 'debug/output-test', logs: { mode: 'none' } });
+  const result = (await (await start(input)).result()) as KubernetesJobResult;
+  expect(result.output).toEqual({ rows: 42, file: 's3://x' });
+  const file = `${renderedRoot.dir}/debug/output-test/${result.jobName}.yaml`;
+  const written = yaml.loadAll(fs.readFileSync(file, 'utf8')) as { metadata: { name: string; namespace: string; annotations: Record<string, string> } }[];
+  expect(written[0]!.metadata.name).toBe(result.jobName);
+  expect(written[0]!.metadata.namespace).toBe(ns);
+  expect(Object.keys(written[0]!.metadata.annotations)).toEqual(expect.arrayContaining(['temporal-k8s-jobs/workflow-id', 'temporal-k8s-jobs/run-id', 'temporal-k8s-jobs/activity-id']));
+
+  // An escaping path fails the run with one clear non-retryable error; no Job, no file.
+  const before = (await jobsIn(ns)).length;
+  const failure = await failureOf((await start(base({}, { writeRenderedTo: '../../etc', logs: { mode: 'none' } }))).result());
+  expect(failure.type).toBe('InvalidManifest');
+  expect(failure.nonRetryable).toBe(true);
+  expect(failure.message).toMatch(/^writeRenderedTo: .*relative path of plain segments/);
+  expect((await jobsIn(ns)).length).toBe(before);
 });
 
 test('delete policies: never keeps a succeeded Job, always deletes a failed one, onSuccess keeps a failed one', async () => {

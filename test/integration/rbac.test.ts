@@ -159,6 +159,11 @@ test('with exactly rbac/role.yaml and in-cluster credentials: companions, logs, 
   const app = ((err as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
   expect(app.type).toBe('JobFailed');
   expect(app.message).toMatch(/exit code 2\)$/);
+  // The events were read (the worker swallows an events error to keep the failure itself; an empty list
+  // here would mean the Role cannot list them): the Job controller's own events on the Job and its pod.
+  const details = app.details?.[0] as { events: { reason?: string; object?: string }[]; pods: { name: string }[] };
+  expect(details.pods.length).toBe(1);
+  expect(details.events.map((e) => `${e.object} ${e.reason}`)).toEqual(expect.arrayContaining([expect.stringMatching(/^Job\/.* SuccessfulCreate$/)]));
 });
 
 test('a service account without the Role gets one clear non-retryable 403 and nothing is created', async () => {

@@ -176,8 +176,16 @@ describe('run: options and input', () => {
       logs: { mode: 'periodic', everySeconds: 2.5, tailLines: 0 },
       cleanup: 'onSuccess',
       timeoutSeconds: 7200,
-      writeRenderedTo: '/tmp/out',
+      writeRenderedTo: '.',
     });
+    // The embedded worker writes into the named directory itself (it is its rendered-output directory).
+    expect(o.renderedOutputDir).toBe('/tmp/out');
+  });
+
+  it('--write-rendered with --task-queue names a subdirectory of the remote worker\'s --rendered-dir', () => {
+    const o = parseRunArgs(['job.yaml.njk', '--task-queue', 'mine', '--write-rendered', 'nightly/run-1'], env);
+    expect(o.renderedOutputDir).toBeUndefined();
+    expect(buildRunInput(o).writeRenderedTo).toBe('nightly/run-1');
   });
 
   it('values files then --set, later wins', () => {
