@@ -29,6 +29,7 @@ import { JobGoneError, JobWatch } from './lifecycle/watch.js';
 import { LogDelivery, type LogSink } from './lifecycle/delivery.js';
 import { deleteAndWait, finishJob, suspendAbandoned } from './lifecycle/finish.js';
 import { createDagActivities } from './dag-activities.js';
+import { cleanupActivity, type CleanupInput, type CleanupResult } from './cleanup.js';
 
 export { LOG_CURSOR_ANNOTATION } from './lifecycle/delivery.js';
 export { SUSPENDED_ANNOTATION } from './lifecycle/attach.js';
@@ -119,6 +120,14 @@ export function createKubernetesJobActivities(options: KubernetesJobActivitiesOp
       } catch (err) {
         throw toFailure(err);
       }
+    },
+    /**
+     * Deletes this package's finished Jobs past a retention, never one whose workflow still runs (what
+     * `cleanupWorkflow` runs; the same rules as `temporal-k8s-jobs cleanup`). Workflow statuses are read
+     * with the worker's own Temporal client, in the worker's Temporal namespace.
+     */
+    async kubernetesJobsCleanup(input: CleanupInput): Promise<CleanupResult> {
+      return cleanupActivity(input, kube().kc, options.namespace);
     },
   };
 }

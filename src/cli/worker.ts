@@ -8,6 +8,7 @@ import { defaultNamespace, loadKubeConfig } from '../kube.js';
 import { missingPermissions, preflightMessage } from '../preflight.js';
 import { KubernetesJobsPlugin } from '../plugin.js';
 import { PACKAGE_TEMPLATES_DIR } from '../render.js';
+import { firstLine } from '../errors.js';
 import { type Io, UsageError, checkTemplateDirs, parse, valuesFromArgs } from './common.js';
 import { TEMPORAL_USAGE, connectNative, describeTarget, resolveTemporal, temporalFlags } from './connection.js';
 
@@ -51,11 +52,7 @@ export function installRuntime(level: LogLevel): void {
   }
 }
 
-/** First line of an error message (gRPC/native errors can be long). */
-export function firstLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return (msg.split('\n').find((l) => l.trim()) ?? msg).trim();
-}
+export { firstLine };
 
 export interface JobsWorkerOptions {
   connection: NativeConnection;
