@@ -20,3 +20,4 @@ export type * from './types.js';
 export type * from './dag-types.js';
 export { DAG_STATE_QUERY } from './dag-types.js';
 export type { CleanupInput, CleanupResult, CleanedJob } from './cleanup-types.js';
+export { METRICS, METRIC_BUCKETS } from './metrics.js';
