@@ -121,7 +121,9 @@ export const jobMetrics = {
   finished(template: string, job: V1Job | undefined, outcome: { kind: string } | 'timeout'): void {
     const i = instruments();
     if (!i || !job || outcome === 'timeout' || outcome.kind === 'running') return;
-    const cond = job.status?.conditions?.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+    // The condition the lifecycle acted on (as interpretJob reads them): Complete, else Failed, else FailureTarget.
+    const conds = (job.status?.conditions ?? []).filter((c) => c.status === 'True');
+    const cond = ['Complete', 'Failed', 'FailureTarget'].map((t) => conds.find((c) => c.type === t)).find((c) => c);
     const end = toMs(cond?.lastTransitionTime);
     const start = toMs(job.status?.startTime) ?? toMs(job.metadata?.creationTimestamp);
     if (start !== undefined) i.m.duration.record(Math.max(0, ((end ?? Date.now()) - start) / 1000), { template, result: outcome.kind });
