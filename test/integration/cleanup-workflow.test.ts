@@ -1,6 +1,7 @@
 // cleanupWorkflow on the stack, started directly (dry run) and by a Temporal Schedule created with
 // the temporal CLI exactly as the README shows it: exactly the old finished Job of this package goes;
 // the running, young and foreign Jobs and the kept PVC stay.
+import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { CleanupInput, CleanupResult } from '../../src/cleanup.js';
@@ -8,6 +9,9 @@ import { cliTestSuite } from '../helpers/cli.js';
 import { cleanupScene, jobNames } from '../helpers/cleanup-scene.js';
 import { stackEnv, waitFor } from '../helpers/stack.js';
 import { startInProcessWorker, type InProcessWorker } from '../helpers/workers.js';
+
+// Several CLI processes per test on a shared 2-core machine.
+jest.setTimeout(420_000);
 
 const env = stackEnv();
 const kwokIt = env.existingCluster ? it.skip : it;

@@ -1,9 +1,13 @@
 // `temporal-k8s-jobs cleanup` on the stack: exactly the old finished Jobs of this package go; a
 // running one, a young one, a foreign Job and a kept PVC stay; --dry-run deletes nothing;
 // --orphans deletes the Job of a terminated workflow.
+import { jest } from '@jest/globals';
 import { cliTestSuite, runCli } from '../helpers/cli.js';
 import { cleanupScene, jobNames } from '../helpers/cleanup-scene.js';
 import { stackEnv } from '../helpers/stack.js';
+
+// Several CLI processes per test on a shared 2-core machine.
+jest.setTimeout(420_000);
 
 const env = stackEnv();
 const kwokIt = env.existingCluster ? it.skip : it;

@@ -1,11 +1,15 @@
 // `worker --metrics-address` and `--health-address` on the stack, scraped during real runs: the
 // package's counters move by exactly what the runs did, its histograms get observations, the SDK's
 // own worker metrics are on the same endpoint; /readyz fails while the API server is unreachable.
+import { jest } from '@jest/globals';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { cli, cliTestSuite, runCli, type Proc } from '../helpers/cli.js';
 import { KWOK_ANNOTATIONS, stackEnv, waitFor, writePodLog } from '../helpers/stack.js';
 import { tempDir } from '../helpers/tmp.js';
+
+// Several CLI processes per test on a shared 2-core machine.
+jest.setTimeout(420_000);
 
 const env = stackEnv();
 const kwokIt = env.existingCluster ? it.skip : it;
@@ -62,7 +66,8 @@ describe('worker --metrics-address / --health-address', () => {
     await waitFor(async () => (await get(healthPort, '/readyz')).status === 200, { timeoutMs: 20_000, what: '/readyz 200' });
     const scrape = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const before = await scrape();
-    const job = { template: 'job.yaml.njk', task_queue: queue };
+    // The package's metrics carry the activity meter's tags (taskQueue, activityType); the SDK's own use task_queue.
+    const job = { template: 'job.yaml.njk', taskQueue: queue };
     const delta = (after: string, name: string, labels: Record<string, string> = {}) => sample(after, name, labels) - sample(before, name, labels);
 
     // One Job that succeeds with three log lines, scraped while it runs.
@@ -72,7 +77,7 @@ describe('worker --metrics-address / --health-address', () => {
     procs.push(ok);
     await ok.waitOut(/Running: active 1/);
     const during = await scrape();
-    expect(sample(during, 'temporal_k8s_jobs_supervised', { task_queue: queue })).toBe(1);
+    expect(sample(during, 'temporal_k8s_jobs_supervised', { taskQueue: queue })).toBe(1);
     expect(delta(during, 'temporal_k8s_jobs_started', job)).toBe(1);
     expect(await ok.exit).toBe(0);
 
@@ -89,13 +94,15 @@ describe('worker --metrics-address / --health-address', () => {
       succeeded: delta(after, 'temporal_k8s_jobs_succeeded', job),
       jobFailed: delta(after, 'temporal_k8s_jobs_failed', { ...job, failure_type: 'JobFailed' }),
       apiFailed: delta(after, 'temporal_k8s_jobs_failed', { ...job, failure_type: 'KubernetesApiError' }),
-      api422: delta(after, 'temporal_k8s_jobs_kubernetes_api_errors', { status: '422', task_queue: queue }),
-      logLines: delta(after, 'temporal_k8s_jobs_log_lines_delivered', { task_queue: queue }),
+      api422: delta(after, 'temporal_k8s_jobs_kubernetes_api_errors', { status: '422', taskQueue: queue }),
+      logLines: delta(after, 'temporal_k8s_jobs_log_lines_delivered', { taskQueue: queue }),
       durations: delta(after, 'temporal_k8s_jobs_duration_seconds_count', job),
       succeededDurations: delta(after, 'temporal_k8s_jobs_duration_seconds_count', { ...job, result: 'succeeded' }),
       detections: delta(after, 'temporal_k8s_jobs_detection_latency_milliseconds_count', job),
-      supervised: sample(after, 'temporal_k8s_jobs_supervised', { task_queue: queue }),
+      supervised: sample(after, 'temporal_k8s_jobs_supervised', { taskQueue: queue }),
     }).toEqual({ started: 2, succeeded: 1, jobFailed: 1, apiFailed: 1, api422: 1, logLines: 3, durations: 2, succeededDurations: 1, detections: 2, supervised: 0 });
+    const mean = (n: string) => delta(after, `${n}_sum`, job) / delta(after, `${n}_count`, job);
+    console.log(`worker metrics: detection latency mean ${Math.round(mean('temporal_k8s_jobs_detection_latency_milliseconds'))} ms, Job duration mean ${mean('temporal_k8s_jobs_duration_seconds').toFixed(1)} s (2 Jobs)`);
     // The succeeded Job ran ~4 s: its duration sits in the (1, 5] or (5, 10] bucket.
     expect(delta(after, 'temporal_k8s_jobs_duration_seconds_bucket', { ...job, result: 'succeeded', le: '1' })).toBe(0);
     expect(delta(after, 'temporal_k8s_jobs_duration_seconds_bucket', { ...job, result: 'succeeded', le: '10' })).toBe(1);
