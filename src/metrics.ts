@@ -1,6 +1,6 @@
 /**
  * This package's own worker metrics. They go through the Temporal SDK's metric meter (the activity
- * context's, which adds the `namespace`, `task_queue` and `activity_type` tags), so they come out of
+ * context's, which adds the `namespace`, `taskQueue` and `activityType` tags), so they come out of
  * whatever exporter the worker's Runtime has, next to the SDK's own worker metrics: with
  * `worker --metrics-address`, the Prometheus exporter. Outside an activity (CLI commands) every hook
  * is a no-op; without a metrics exporter the SDK's meter is a no-op.

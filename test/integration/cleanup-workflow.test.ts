@@ -48,7 +48,7 @@ describe('cleanupWorkflow', () => {
       const started = await waitFor(async () => (await schedule.describe()).info.recentActions[0]?.action, { timeoutMs: 30_000, what: 'the scheduled cleanupWorkflow started' });
       const result = (await temporal().workflow.getHandle(started.workflow.workflowId).result()) as CleanupResult;
       expect(result).toMatchObject({ dryRun: false, namespace: ns, examined: 3 });
-      expect(result.deleted.map((d) => [d.job, d.reason])).toEqual([[scene.oldName, expect.stringMatching(/^finished \d+s ago$/)]]);
+      expect(result.deleted.map((d) => [d.job, d.reason])).toEqual([[scene.oldName, expect.stringMatching(/^finished \S+ ago$/)]]);
       await scene.expectOnlyOldDeleted();
     } finally {
       await temporal().schedule.getHandle(scheduleId).delete().catch(() => undefined);
