@@ -29,6 +29,8 @@ import { JobGoneError, JobWatch } from './lifecycle/watch.js';
 import { LogDelivery, type LogSink } from './lifecycle/delivery.js';
 import { deleteAndWait, finishJob, suspendAbandoned } from './lifecycle/finish.js';
 import { createDagActivities } from './dag-activities.js';
+import { cleanupActivity, type CleanupInput, type CleanupResult } from './cleanup.js';
+import { jobMetrics } from './metrics.js';
 
 export { LOG_CURSOR_ANNOTATION } from './lifecycle/delivery.js';
 export { SUSPENDED_ANNOTATION } from './lifecycle/attach.js';
@@ -108,7 +110,7 @@ export function createKubernetesJobActivities(options: KubernetesJobActivitiesOp
     /** Renders, applies and waits for one Kubernetes Job. See {@link KubernetesJobInput}. */
     async kubernetesJobsRunJob(input: KubernetesJobInput): Promise<KubernetesJobResult> {
       try {
-        return await runJob(input, options, kube());
+        return await jobMetrics.run(input.template, () => runJob(input, options, kube()));
       } catch (err) {
         throw toFailure(err);
       }
@@ -125,6 +127,14 @@ export function createKubernetesJobActivities(options: KubernetesJobActivitiesOp
       } catch (err) {
         throw toFailure(err);
       }
+    },
+    /**
+     * Deletes this package's finished Jobs past a retention, never one whose workflow still runs (what
+     * `cleanupWorkflow` runs; the same rules as `temporal-k8s-jobs cleanup`). Workflow statuses are read
+     * with the worker's own Temporal client, in the worker's Temporal namespace.
+     */
+    async kubernetesJobsCleanup(input: CleanupInput): Promise<CleanupResult> {
+      return cleanupActivity(input, kube().kc, options.namespace);
     },
   };
 }
@@ -158,10 +168,11 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   });
   if ('result' in attached) return attached.result;
   const { job, reattached } = attached;
+  if (!reattached) jobMetrics.started(input.template);
   report.update({ phase: 'Pending' });
 
   // 3. Watch, delivering logs meanwhile.
-  const sink: LogSink = options.logSink ?? ((line, meta) => ctx.log.info(line, { jobName: meta.jobName, pod: meta.pod, container: meta.container }));
+  const sink: LogSink = jobMetrics.countLines(options.logSink ?? ((line, meta) => ctx.log.info(line, { jobName: meta.jobName, pod: meta.pod, container: meta.container })));
   const watch = new JobWatch(kube, plan, report, job.metadata?.uid);
   const attemptToken = `${info.attempt}:${randomBytes(4).toString('hex')}`;
   const delivery = new LogDelivery(kube, plan, sink, report, job, attemptToken, (e) => watch.fail(e), (e) => ctx.log.warn(`log delivery of ${plan.target} is retried: ${(e as Error).message}`));
@@ -180,6 +191,7 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
     await watch.start();
     delivery.startLive(() => watch.pods());
     const outcome = await waitForOutcome(watch, plan.timeoutMs, job, info, ctx);
+    jobMetrics.finished(input.template, watch.job() ?? job, outcome);
 
     // 4. Final logs.
     await delivery.finalRead(watch.pods());

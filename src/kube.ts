@@ -26,6 +26,7 @@ import {
 } from '@kubernetes/client-node';
 import { FailureType } from './failures.js';
 import { KubernetesJobsError } from './errors.js';
+import { jobMetrics } from './metrics.js';
 import type { KubernetesObject } from './manifest.js';
 
 export type { KubeConfig, V1Job, V1Pod, CoreV1Event };
@@ -143,6 +144,7 @@ function apiMessage(err: unknown): string {
 export function kubeError(err: unknown, operation: string, target: string): KubernetesJobsError {
   if (err instanceof KubernetesJobsError) return err;
   const status = statusOf(err);
+  jobMetrics.apiError(status);
   if (status === undefined) {
     // No HTTP status is not automatically a network error: a configuration or TLS problem fails the
     // same way on every try, so it is final, with one clear message.
