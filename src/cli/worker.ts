@@ -80,10 +80,7 @@ export async function createJobsWorker(o: JobsWorkerOptions): Promise<Worker> {
     taskQueue: o.taskQueue,
     workflowsPath: packageWorkflowsPath(),
     plugins: [new KubernetesJobsPlugin({ templateDirs: o.templateDirs, namespace: o.k8sNamespace, kubeConfig: o.kubeConfig, defaultValues: o.defaultValues })],
-    // The activity heartbeats progress and recent log lines every few seconds; without this the SDK
-    // forwards them to the server only every 80% of the heartbeat timeout, and progress (in the UI,
-    // in 'run') and cancellation would lag by that much.
-    maxHeartbeatThrottleInterval: '2s',
+    // Default 1000 slots (the plugin's); the plugin logs when all are in use.
     ...(o.maxConcurrent ? { maxConcurrentActivityTaskExecutions: o.maxConcurrent } : {}),
   });
 }
@@ -119,7 +116,7 @@ workflows and their activities) until SIGINT/SIGTERM, then shuts down gracefully
   --kubeconfig FILE       kubeconfig file (default: KUBECONFIG, else ~/.kube/config; in a pod: its service account)
   --context NAME          kubeconfig context (default: the current context)
   --in-cluster            use the pod's service account
-  --max-concurrent N      Jobs run at once by this worker (default: the SDK's, 100)
+  --max-concurrent N      Jobs run at once by this worker (default: 1000; a warning is logged when all are in use)
   --skip-preflight        start without checking (SelfSubjectAccessReview) that the credentials allow
                           every verb the Job lifecycle uses in --namespace (see rbac/)
   -v, --verbose           debug logging, details and stack traces on errors
