@@ -145,8 +145,11 @@ class Informer {
             listing = false;
           }
           if (this.stopped) break;
+          const openedAt = Date.now();
           const sawEvents = await this.watch();
           if (sawEvents) backoffMs = BACKOFF_MS.initial;
+          // A watch the server ends at once without any event (a misbehaving proxy): do not spin.
+          else if (Date.now() - openedAt < 1000) await this.pause((backoffMs = Math.min(backoffMs * 2, BACKOFF_MS.max)));
         } catch (err) {
           if (this.stopped) break;
           if (statusOf(err) === 410 || (err as KubernetesJobsError).details?.status === 410) {
@@ -156,11 +159,7 @@ class Informer {
           const e = kubeError(err, listing ? 'list' : 'watch', this.what);
           if (listing && this.listedBy === 0 && e.nonRetryable) for (const w of this.readyWaiters.splice(0)) w.reject(e);
           for (const set of this.subscribers.values()) for (const s of set) s.error(e);
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, backoffMs);
-            this.wake = () => (clearTimeout(t), resolve());
-          });
-          this.wake = undefined;
+          await this.pause(backoffMs);
           backoffMs = Math.min(backoffMs * 2, BACKOFF_MS.max);
         }
       }
@@ -169,6 +168,16 @@ class Informer {
       // A subscription that came while this loop was winding down needs a loop of its own.
       if (!this.stopped && this.refs > 0) void this.run();
     }
+  }
+
+  /** Waits `ms`, or less when the watch is stopped meanwhile. */
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      if (this.refs === 0) t.unref(); // lingering does not keep the process alive
+      this.wake = () => (clearTimeout(t), resolve());
+    });
+    this.wake = undefined;
   }
 
   /** Lists, replaces the cache (telling the Jobs that changed or vanished), and notes the resourceVersion. */
