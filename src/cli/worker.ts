@@ -80,6 +80,10 @@ export async function createJobsWorker(o: JobsWorkerOptions): Promise<Worker> {
     taskQueue: o.taskQueue,
     workflowsPath: packageWorkflowsPath(),
     plugins: [new KubernetesJobsPlugin({ templateDirs: o.templateDirs, namespace: o.k8sNamespace, kubeConfig: o.kubeConfig, defaultValues: o.defaultValues })],
+    // This worker runs only the package's activities, so it may set the throttle: the activity
+    // heartbeats on progress changes (plus a keep-alive); without this the SDK forwards them only every
+    // 80% of the heartbeat timeout, and progress (in the UI, in 'run') would lag by that much.
+    maxHeartbeatThrottleInterval: '2s',
     // Default 1000 slots (the plugin's); the plugin logs when all are in use.
     ...(o.maxConcurrent ? { maxConcurrentActivityTaskExecutions: o.maxConcurrent } : {}),
   });
