@@ -4,12 +4,14 @@
  * the pod template, their pods carry. Each supervised Job subscribes to its own events through an
  * index by name (Jobs) and by Job name (pods), so an event is dispatched in O(1) whatever the number
  * of Jobs. Reconnection is handled here once for all Jobs:
- * - the server ends a watch after `timeoutSeconds`, or it goes quiet: it is opened again from the last
- *   resourceVersion (bookmarks keep that recent), without a list;
+ * - the server ends a watch after `timeoutSeconds`, or it stays silent for 90 s (no event, not even the
+ *   bookmark API servers send every minute): it is opened again from the last resourceVersion
+ *   (bookmarks keep that recent), without a list;
  * - 410 Gone (the resourceVersion was compacted away): a fresh list, compared with the cache, so that a
  *   Job that completed (or vanished) while the watch was down is seen;
  * - other errors (API server down, network): reported to the subscribers, retried with backoff from the
- *   last resourceVersion (410 then leads to a list).
+ *   last resourceVersion (410 then leads to a list). A 401/403 after a list succeeded is retried for a
+ *   minute before it is final (an API server that just restarted denies until its RBAC cache is warm).
  * A namespace's watches stop a short while after its last subscription closes (a Job that follows
  * another one in the same namespace reuses them).
  *
@@ -27,12 +29,20 @@ export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`;
 
 /** The server ends a watch after a random time in [min, 2*min) seconds (spreads re-watches). */
 const WATCH_TIMEOUT_SECONDS = 300;
-/** A watch silent for this long after its server-side timeout is considered dead and reopened. */
-const WATCH_IDLE_GRACE_MS = 30_000;
+/**
+ * A watch silent this long is considered dead (a half-open connection, a proxy that lost its upstream)
+ * and reopened. API servers send a bookmark about every minute to watches that allow them.
+ */
+const WATCH_IDLE_MS = 90_000;
 /** Backoff after an error: doubles up to the maximum, reset by the next event. */
 const BACKOFF_MS = { initial: 250, max: 10_000 };
 /** A namespace's watches stay open this long after its last subscription closes. */
 const LINGER_MS = 15_000;
+/**
+ * 401/403 from a watch that worked before are retried this long before they are final: an API server
+ * that just restarted answers 403 until its authorizer's caches are filled.
+ */
+const AUTH_GRACE_MS = 60_000;
 
 type Kind = 'jobs' | 'pods';
 type Obj = V1Job | V1Pod;
@@ -68,6 +78,10 @@ class Informer {
   private wake: (() => void) | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
   private readyWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  /** A list has succeeded once (permissions were granted). */
+  private everListed = false;
+  /** Since when 401/403 answers have been coming, after {@link everListed}. */
+  private authTroubleSince: number | undefined;
   private readonly what: string;
 
   constructor(
@@ -156,7 +170,7 @@ class Informer {
             this.resourceVersion = ''; // compacted: list again at once
             continue;
           }
-          const e = kubeError(err, listing ? 'list' : 'watch', this.what);
+          const e = this.classify(kubeError(err, listing ? 'list' : 'watch', this.what));
           if (listing && this.listedBy === 0 && e.nonRetryable) for (const w of this.readyWaiters.splice(0)) w.reject(e);
           for (const set of this.subscribers.values()) for (const s of set) s.error(e);
           await this.pause(backoffMs);
@@ -168,6 +182,15 @@ class Informer {
       // A subscription that came while this loop was winding down needs a loop of its own.
       if (!this.stopped && this.refs > 0) void this.run();
     }
+  }
+
+  /** A 401/403 after permissions were granted stays retryable for {@link AUTH_GRACE_MS}. */
+  private classify(e: KubernetesJobsError): KubernetesJobsError {
+    const status = e.details?.status;
+    if (!this.everListed || (status !== 401 && status !== 403)) return e;
+    this.authTroubleSince ??= Date.now();
+    if (Date.now() - this.authTroubleSince >= AUTH_GRACE_MS) return e;
+    return new KubernetesJobsError(e.type, `${e.message} (retried: it was allowed before)`, { ...e.options, nonRetryable: false });
   }
 
   /** Waits `ms`, or less when the watch is stopped meanwhile. */
@@ -197,6 +220,8 @@ class Informer {
     for (const [name, old] of this.objects) if (!fresh.has(name)) this.remove(old, touched);
     this.resourceVersion = resourceVersion;
     this.listedBy = number;
+    this.everListed = true;
+    this.authTroubleSince = undefined;
     for (const w of this.readyWaiters.splice(0)) w.resolve();
     // Every subscriber re-evaluates: an absent Job is now known to be absent.
     for (const set of this.subscribers.values()) for (const s of set) s.notify();
@@ -215,9 +240,9 @@ class Informer {
       const armIdle = () => {
         clearTimeout(idle);
         idle = setTimeout(() => {
-          failure = Object.assign(new Error(`no answer on the watch of ${this.what} for ${timeoutSeconds}s`), { code: 'ETIMEDOUT' });
+          failure = Object.assign(new Error(`nothing on the watch of ${this.what} for ${WATCH_IDLE_MS / 1000}s`), { code: 'ETIMEDOUT' });
           controller.abort();
-        }, timeoutSeconds * 1000 + WATCH_IDLE_GRACE_MS);
+        }, WATCH_IDLE_MS);
         idle.unref();
       };
       const controller = this.kube.openWatch(
@@ -226,6 +251,7 @@ class Informer {
         { labelSelector: MANAGED_SELECTOR, resourceVersion: this.resourceVersion, timeoutSeconds },
         (event) => {
           armIdle();
+          this.authTroubleSince = undefined;
           const obj = event.object as unknown as Obj;
           if (event.type === 'ERROR') {
             const status = event.object as { code?: number; message?: string; reason?: string };
