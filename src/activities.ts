@@ -70,7 +70,11 @@ export interface KubernetesJobActivitiesOptions {
   renderedOutputDir?: string;
   /** Where log lines go. @default the activity logger (`log.info(line)`) */
   logSink?: LogSink;
-  /** Seconds between heartbeats (progress and cancellation delivery). @default 2 */
+  /**
+   * Longest time in seconds between heartbeats while nothing changes (a keep-alive; a change of phase,
+   * pod counts or delivered lines is sent at once, within the SDK's throttle).
+   * @default 40% of the activity's heartbeat timeout (8 s with the workflow's 20 s), 30 s without one
+   */
   heartbeatSeconds?: number;
 }
 
@@ -176,11 +180,8 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   const watch = new JobWatch(kube, plan, report, job.metadata?.uid);
   const attemptToken = `${info.attempt}:${randomBytes(4).toString('hex')}`;
   const delivery = new LogDelivery(kube, plan, sink, report, job, attemptToken, (e) => watch.fail(e), (e) => ctx.log.warn(`log delivery of ${plan.target} is retried: ${(e as Error).message}`));
-  // Heartbeats go on until the activity returns (final tail, cleanup, deletion on cancel).
-  const heartbeats = setInterval(() => {
-    watch.tick(); // grace periods expire with time, not only with events
-    report.beat();
-  }, plan.heartbeatMs);
+  // Keep-alive heartbeats go on until the activity returns (final tail, cleanup, deletion on cancel).
+  const heartbeats = setInterval(() => report.keepAlive(), report.keepAliveMs);
   const stopAll = async () => {
     delivery.stopLive();
     await watch.stop();

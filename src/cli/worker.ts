@@ -97,10 +97,11 @@ export async function createJobsWorker(o: JobsWorkerOptions): Promise<Worker> {
     taskQueue: o.taskQueue,
     workflowsPath: packageWorkflowsPath(),
     plugins: [new KubernetesJobsPlugin({ templateDirs: o.templateDirs, namespace: o.k8sNamespace, kubeConfig: o.kubeConfig, defaultValues: o.defaultValues, renderedOutputDir: o.renderedOutputDir })],
-    // The activity heartbeats progress and recent log lines every few seconds; without this the SDK
-    // forwards them to the server only every 80% of the heartbeat timeout, and progress (in the UI,
-    // in 'run') and cancellation would lag by that much.
+    // This worker runs only the package's activities, so it may set the throttle: the activity
+    // heartbeats on progress changes (plus a keep-alive); without this the SDK forwards them only every
+    // 80% of the heartbeat timeout, and progress (in the UI, in 'run') would lag by that much.
     maxHeartbeatThrottleInterval: '2s',
+    // Default 1000 slots (the plugin's); the plugin logs when all are in use.
     ...(o.maxConcurrent ? { maxConcurrentActivityTaskExecutions: o.maxConcurrent } : {}),
   });
 }
@@ -137,7 +138,7 @@ workflows and their activities) until SIGINT/SIGTERM, then shuts down gracefully
   --kubeconfig FILE       kubeconfig file (default: KUBECONFIG, else ~/.kube/config; in a pod: its service account)
   --context NAME          kubeconfig context (default: the current context)
   --in-cluster            use the pod's service account
-  --max-concurrent N      Jobs run at once by this worker (default: the SDK's, 100)
+  --max-concurrent N      Jobs run at once by this worker (default: 1000; a warning is logged when all are in use)
   --rendered-dir DIR      the only directory where inputs' writeRenderedTo may write rendered YAML
                           ('.' or a relative subdirectory of DIR; refused without this flag)
   --skip-preflight        start without checking (SelfSubjectAccessReview) that the credentials allow

@@ -40,7 +40,8 @@ export interface JobPlan {
   cleanup: CleanupPolicy;
   graceMs: number;
   timeoutMs: number;
-  heartbeatMs: number;
+  /** The worker's keep-alive between heartbeats, when set (else derived from the heartbeat timeout). */
+  heartbeatMs: number | undefined;
 }
 
 /**
@@ -87,7 +88,7 @@ export function planJob(input: KubernetesJobInput, options: KubernetesJobActivit
     cleanup: input.cleanup ?? d.cleanup ?? 'onSuccess',
     graceMs: seconds('failFastGraceSeconds', input.failFastGraceSeconds, d.failFastGraceSeconds ?? 60, 0, MAX_TIMEOUT_SECONDS),
     timeoutMs: seconds('timeoutSeconds', input.timeoutSeconds, d.timeoutSeconds ?? 3600, 1, MAX_TIMEOUT_SECONDS),
-    heartbeatMs: seconds('heartbeatSeconds (worker option)', options.heartbeatSeconds, 2, 0.1, MAX_INTERVAL_SECONDS),
+    heartbeatMs: options.heartbeatSeconds === undefined ? undefined : seconds('heartbeatSeconds (worker option)', options.heartbeatSeconds, 0, 0.1, MAX_INTERVAL_SECONDS),
   };
   // Written last: only a plan that passed every check above, into the worker's directory only.
   if (write && input.writeRenderedTo !== undefined) {

@@ -37,6 +37,8 @@ export interface SeenRequest {
   path: string;
   /** The status the proxy answered itself (a fault), or undefined when forwarded. */
   injected?: number;
+  /** The API server's status, once it answered a forwarded request. */
+  status?: number;
 }
 
 /** See the module comment. */
@@ -44,8 +46,13 @@ export class FaultProxy {
   readonly requests: SeenRequest[] = [];
   /** Forwarded requests whose answer is still open (watches, follow streams, slow reads). */
   readonly open = new Set<SeenRequest>();
+  /** TLS connections clients opened to the proxy. */
+  connections = 0;
   private readonly rules: ActiveRule[] = [];
   private readonly sockets = new Set<Socket>();
+  /** How to cut each open forwarded request. */
+  private readonly cutters = new Map<SeenRequest, () => void>();
+  private blocked: ((r: SeenRequest) => boolean) | undefined;
 
   private constructor(
     private readonly server: https.Server,
@@ -55,6 +62,7 @@ export class FaultProxy {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
+    server.on('secureConnection', () => this.connections++);
   }
 
   /** Starts a proxy on 127.0.0.1 (a free port) in front of the stack's apiserver. */
@@ -68,7 +76,7 @@ export class FaultProxy {
       const p = holder.proxy!;
       const seen: SeenRequest = { client: clientOf(req.headers.authorization), method: req.method ?? 'GET', path: req.url ?? '/' };
       p.requests.push(seen);
-      const rule = p.match(seen);
+      const rule: { status: number } | undefined = p.blocked?.(seen) ? { status: 503 } : p.match(seen);
       if (rule) {
         seen.injected = rule.status;
         req.resume();
@@ -77,11 +85,23 @@ export class FaultProxy {
         return;
       }
       p.open.add(seen);
-      res.on('close', () => p.open.delete(seen));
+      res.on('close', () => {
+        p.open.delete(seen);
+        p.cutters.delete(seen);
+      });
       const headers = { ...req.headers, host: upstream.host };
       const up = https.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, ca }, (ures) => {
+        seen.status = ures.statusCode;
         res.writeHead(ures.statusCode ?? 502, ures.headers);
         ures.pipe(res);
+        // The API server's connection broke mid-answer (it stopped): so does the client's, as without a proxy.
+        ures.on('close', () => {
+          if (!ures.complete) res.destroy();
+        });
+      });
+      p.cutters.set(seen, () => {
+        up.destroy();
+        res.destroy();
       });
       up.on('error', () => res.destroy());
       res.on('close', () => up.destroy());
@@ -97,6 +117,19 @@ export class FaultProxy {
     const r: ActiveRule = { ...rule, left: rule.times ?? 1, seen: 0, hits: 0 };
     this.rules.push(r);
     return r;
+  }
+
+  /**
+   * Cuts the open forwarded requests that `filter` matches (their connections are reset) and answers
+   * new matching ones with 503 until {@link unblock}: e.g. a worker's watches going down.
+   */
+  block(filter: (r: SeenRequest) => boolean): void {
+    this.blocked = filter;
+    for (const [r, cut] of this.cutters) if (filter(r)) cut();
+  }
+
+  unblock(): void {
+    this.blocked = undefined;
   }
 
   /** How many requests each client (bearer token) made, optionally only those matching `filter`. */
