@@ -32,6 +32,9 @@ function runSection(r) {
   const out = [];
   const label = r.mode === 'quick' ? 'Quick run (`npm run bench -- --quick`)' : 'Full run (`npm run bench`)';
   out.push(`## ${label}: ${r.date.slice(0, 16).replace('T', ' ')} UTC, code ${r.commit}`, '');
+  const all = ['render', 'requests', 'detection', 'concurrency', 'dag', 'breakpoint'];
+  const skipped = all.filter((p) => !r.phases.includes(p) || (p === 'breakpoint' && !r.config.breakPoint.length));
+  if (skipped.length) out.push(`Phases not run in this run: ${skipped.join(', ')}.`, '');
   out.push(
     `Machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.memGb} GB, Node ${r.machine.node}; load average at start ${r.machine.loadavg.join(' / ')}. ` +
       'A shared 2-core machine: other agents ran builds and timing-sensitive tests at the same time, so CPU and latency figures are pessimistic and noisy; compare runs on the same machine only.',
@@ -57,10 +60,16 @@ function runSection(r) {
   }
   if (r.requests) {
     out.push('### API requests per Job lifecycle, per client', '');
-    out.push('| Job duration | client | requests/Job | by kind (per Job) | response kB/Job | new TCP connections/Job |', '|---|---|---|---|---|---|');
+    out.push(
+      'Mean = all the client\'s requests in the cell / Jobs. Per Job = requests naming one Job (path or selector): median (min-max) over the Jobs; shared = the rest (discovery, reviews, shared watches), per Job.',
+      '',
+      '| Job duration | client | requests/Job (mean) | per Job: median (min-max) | shared/Job | by kind (per Job) | response kB/Job | new TCP connections/Job |',
+      '|---|---|---|---|---|---|---|---|',
+    );
     for (const c of r.requests) {
       for (const [name, x] of [['worker, `logs: end`', c.end], ['worker, `logs: periodic` (10 s)', c.periodic], ['reference poller', c.poller]]) {
-        out.push(`| ${c.seconds} s | ${name} | ${x.requests} | ${kinds(x.byKind)} | ${x.kbytes} | ${x.connections} |`);
+        const s = x.perJobSpread;
+        out.push(`| ${c.seconds} s | ${name} | ${x.requests} | ${s?.n ? `${s.p50} (${s.min}-${s.max})` : 'n/a'} | ${x.sharedPerJob} | ${kinds(x.byKind)} | ${x.kbytes} | ${x.connections} |`);
       }
     }
     out.push('', ...r.requests.map((c) => `- ${c.seconds} s Jobs: the poller made ${c.ratioEnd}× the requests of \`end\` and ${c.ratioPeriodic}× those of \`periodic\` (wall time of the cell ${c.wallS} s).`), '');
@@ -164,27 +173,40 @@ raw results (every figure below, and more) go to a results.json file whose path 
 
 function scaling(r) {
   const c = r.concurrency;
-  const cell = r.requests?.at(-1);
-  return `## How cost scales, and what bounds it
-
-- **With concurrent Jobs.** Today's worker holds, per running Job, its own list+watch of the Job and of
-  its pods (two streams${c ? `: ${c.streamsSteady ?? c.streamsPeak} streams for ${c.jobs} Jobs in the run above` : ''}), a
-  heartbeat timer (a heartbeat every 2 s, which the SDK sends on at most every 2 s: about N/2 per
-  second${c?.heartbeatsPerS ? `, measured ${c.heartbeatsPerS}/s` : ''}), and one activity slot for the Job's whole life
-  (\`--max-concurrent\`; the SDK default is 100). Memory and CPU grow linearly with N
-  ${c ? `(${c.rssPeakMb} MB peak at ${c.jobs} Jobs from ${c.idleRssMb} MB idle; ${c.cpuMsPerJob} ms of CPU per Job)` : ''}.
-  What bounds it: the worker's event loop and heap, the API server's watch count, Temporal's
-  heartbeat rate (each heartbeat is a persisted update; a billable action on Temporal Cloud).
-- **With Job duration.** In \`logs: end\` mode the requests per Job are a constant (create, resume,
-  list+watch twice, final reads, cursor write, delete) except that the API server ends every watch
-  after 5-10 minutes, and each re-watch adds requests; heartbeats grow linearly with duration
-  (30 per Job-minute at a 2 s throttle). The reference poller grows linearly: one read every 5 s and
-  one pod list plus one log read per pod every 10 s${cell ? ` (${cell.poller.requests} requests for a ${cell.seconds} s Job against ${cell.end.requests} for \`end\`)` : ''}.
-- **With log volume.** \`periodic\` adds one log read per container every 10 s, and a cursor write (a Job
-  PATCH, which is an event for every watcher of that Job) when new lines came; \`follow\` holds one
-  stream per container and writes the cursor per chunk. Log bytes read are bounded by what the
-  container wrote since the cursor.
-`;
+  const cells = r.requests ?? [];
+  const first = cells[0];
+  const last = cells.at(-1);
+  const streams = c ? (c.streamsSteady ?? c.streamsPeak) : null;
+  const lines = ['## How cost scales, and what bounds it', ''];
+  if (c) {
+    const perJob = streams / c.jobs;
+    lines.push(
+      `- **With concurrent Jobs.** At ${c.jobs} concurrent Jobs the worker held ${streams} watch/follow streams ` +
+        (perJob >= 0.5
+          ? `(${round(perJob)} per Job: each running Job has its own list+watch of the Job and of its pods, so streams, sockets and the API server's watchers grow linearly with N)`
+          : `(not per Job: shared watches, a constant per namespace)`) +
+        `, sent ${n(c.heartbeatsPerS, ' heartbeats/s')} (${n(c.heartbeatsPerJobMinute)} per Job-minute; linear in N), and used ${c.rssPeakMb} MB (${c.idleRssMb} MB idle: ` +
+        `${round(((c.rssPeakMb - c.idleRssMb) * 1024) / c.jobs)} kB per Job) and ${c.cpuMsPerJob} ms of CPU per Job lifecycle. ` +
+        'Each Job also holds one activity slot for its whole life (`--max-concurrent`; the SDK default is 100). ' +
+        "What bounds N: the worker's single event loop (CPU per event and per heartbeat), its heap, the API server's watch fan-out, and Temporal's heartbeat rate (each heartbeat that reaches the server is a persisted update, and a billable action on Temporal Cloud).",
+    );
+  }
+  if (first && last && first !== last) {
+    lines.push(
+      `- **With Job duration.** \`logs: end\`: ${first.end.requests} requests per ${first.seconds} s Job, ${last.end.requests} per ${last.seconds} s Job` +
+        (last.end.requests > first.end.requests * 1.2 ? ' (grows: the API server ends every watch after 5-10 minutes and each re-watch costs requests)' : ' (flat)') +
+        `. \`logs: periodic\` (10 s): ${first.periodic.requests} and ${last.periodic.requests}: one log read per container every 10 s, plus a cursor write (a Job PATCH, an event for every watcher of that Job) when new lines came. ` +
+        `The reference poller: ${first.poller.requests} and ${last.poller.requests}, linear (a Job read every 5 s, a pod list and a log read per pod every 10 s). ` +
+        'Heartbeats grow linearly with duration at a fixed rate per Job.',
+    );
+  }
+  lines.push(
+    "- **With log volume.** `end` reads each container's log once, at the end; `periodic` reads it every 10 s while it runs" +
+      (last ? ` (response kB per ${last.seconds} s Job of 20 lines: \`end\` ${last.end.kbytes}, \`periodic\` ${last.periodic.kbytes}, poller ${last.poller.kbytes})` : '') +
+      '. `follow` (not measured here) holds one stream per container and writes the cursor as chunks arrive, so its cost follows the output rate.',
+    '',
+  );
+  return lines.join('\n');
 }
 
 /** Writes docs/PERFORMANCE.md with `results` as its mode's latest run (the other mode's is kept). */

@@ -44,7 +44,7 @@ const RUN_LABEL = 'bench.temporal-k8s-jobs/run';
 const LOG_LINES = 20;
 const POD_LINES = Array.from({ length: LOG_LINES }, (_, i) => `bench log line ${i + 1} of ${LOG_LINES}`).join('\n');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), `tkj-bench-${RUN_ID}-`));
-const results = { mode: MODE, date: new Date().toISOString(), commit: gitCommit(), machine: machine(), config: CONFIG };
+const results = { mode: MODE, date: new Date().toISOString(), commit: gitCommit(), machine: machine(), config: CONFIG, phases: [...PHASES] };
 
 function gitCommit() {
   try {
@@ -194,12 +194,31 @@ function detection(worker, names) {
   return out;
 }
 
-const perJob = (counts, n) => ({
-  requests: round(counts.requests / n),
-  byKind: Object.fromEntries(Object.entries(counts.byKind).map(([k, v]) => [k, round(v / n)])),
-  kbytes: round(counts.bytes / n / 1024),
-  connections: round(counts.connections / n),
-});
+/**
+ * A client's requests since `mark`, per Job of `names`: the mean (every request, divided by the
+ * Jobs), by kind, and the spread over the Jobs of the requests that name one Job in their path or
+ * selectors; `sharedPerJob` is the rest (discovery, access reviews, watches shared by many Jobs).
+ */
+function perJob(proxy, mark, names) {
+  const counts = proxy.since(mark);
+  const n = names.length;
+  const own = new Map(names.map((x) => [x, 0]));
+  const re = new RegExp(`(?:^|[/=])([a-z0-9-]+?-${RUN_ID}-[a-z0-9]+)`);
+  let shared = 0;
+  for (const r of proxy.requests.slice(mark.index)) {
+    const m = re.exec(decodeURIComponent(r.path));
+    if (m && own.has(m[1])) own.set(m[1], own.get(m[1]) + 1);
+    else shared++;
+  }
+  return {
+    requests: round(counts.requests / n),
+    perJobSpread: summary([...own.values()]),
+    sharedPerJob: round(shared / n),
+    byKind: Object.fromEntries(Object.entries(counts.byKind).map(([k, v]) => [k, round(v / n)])),
+    kbytes: round(counts.bytes / n / 1024),
+    connections: round(counts.connections / n),
+  };
+}
 
 // ---------------------------------------------------------------- phases
 
@@ -231,11 +250,10 @@ async function phaseRequests(wEnd, wPeriodic) {
       ),
     ]);
     const wallS = (Date.now() - t0) / 1000;
-    const [cEnd, cPer, cPoll] = [wEnd.proxy.since(marks[0]), wPeriodic.proxy.since(marks[1]), pollerProxy.since(marks[2])];
     await observedFor([...endNames, ...periodicNames, ...polled.map((p) => p.name)]);
     const cell = {
       seconds, jobs: k, wallS: round(wallS),
-      end: perJob(cEnd, k), periodic: perJob(cPer, k), poller: perJob(cPoll, k),
+      end: perJob(wEnd.proxy, marks[0], endNames), periodic: perJob(wPeriodic.proxy, marks[1], periodicNames), poller: perJob(pollerProxy, marks[2], polled.map((p) => p.name)),
       detectionEnd: summary(detection(wEnd, endNames)),
       detectionPeriodic: summary(detection(wPeriodic, periodicNames)),
       detectionPoller: summary(polled.filter((p) => observed.get(p.name)?.complete).map((p) => p.detectedAt - observed.get(p.name).complete)),
@@ -329,11 +347,19 @@ async function concurrencyRun(n, seconds, { cpuProf = false, deadlineS = seconds
     return bad.length ? `${bad.length} of ${n} did not succeed (first: ${bad[0]})` : 'ok';
   })();
   const outcome = await Promise.race([work, deadline, exited]);
-  if (outcome !== 'ok') failure = outcome;
-  const end = sample();
+  if (outcome !== 'ok') {
+    failure = outcome;
+    // Leave nothing running on the stack: the Jobs go with the namespace at the end.
+    await pool(n, 50, (i) => temporal.workflow.getHandle(names[i]).terminate('benchmark step failed').catch(() => undefined));
+  }
+  let end;
+  try {
+    end = sample();
+  } catch {
+    end = samples.at(-1) ?? start; // the worker died
+  }
   clearInterval(timer);
   clearInterval(hbTimer);
-  const counts = w.proxy.since(mark);
   await observedFor(names);
   const obs = names.map((x) => observed.get(x) ?? {});
   const returns = w.returns();
@@ -375,7 +401,7 @@ async function concurrencyRun(n, seconds, { cpuProf = false, deadlineS = seconds
     steadyWindowS: steady.length ? round((steady.at(-1).t - steady[0].t) / 1000) : 0,
     lastCompletionToLastReturnMs: Number.isFinite(lastComplete) && Number.isFinite(lastReturn) ? round(lastReturn - lastComplete) : null,
     detectionMs: summary(detection(w, names)),
-    requestsPerJob: perJob(counts, n),
+    requestsPerJob: perJob(w.proxy, mark, names),
   });
   if (r.heartbeatsPerS !== null) r.heartbeatsPerJobMinute = round((60 * r.heartbeatsPerS) / n);
   await w.stop();
