@@ -69,6 +69,9 @@ export class CountingProxy {
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, ca: o.ca, ...(o.upstreamClientCert ?? {}) },
         (ures) => {
           res.writeHead(ures.statusCode ?? 502, ures.headers);
+          // Send the headers now, as the API server did: a watch with no event yet has no body, and a
+          // client waits for the headers before its watch counts as started.
+          res.flushHeaders();
           seen.status = ures.statusCode;
           ures.on('data', (b) => (seen.bytes += b.length));
           ures.pipe(res);

@@ -46,6 +46,9 @@ function runSection(r) {
     '```',
     '',
   );
+  if (r.stuckJobs?.length) {
+    out.push(`**${r.stuckJobs.length} Job(s) whose activity never returned** (ended by the benchmark ${120} s after the Job's duration; left out of every figure): ${r.stuckJobs.map((j) => `${j.name} (worker ${j.worker}, Job ${j.jobComplete ? 'Complete' : 'not complete'})`).join(', ')}.`, '');
+  }
   if (r.render) {
     out.push('### Render', '', `- ${n(r.render.rendersPerSecond)} renders/s with a warm template cache (median of 5 rounds of 5,000); first render (compile + checks) ${n(r.render.firstRenderMs, ' ms')}.`, '');
   }

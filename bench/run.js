@@ -4,7 +4,7 @@
 // DESIGN.md "Measured reports". How each figure is taken: see the header of docs/PERFORMANCE.md,
 // written from bench/report.js.
 //
-// Options: --quick; --only PHASES (comma list of render,requests,detection,concurrency,dag,breakpoint);
+// Options: --quick; --smoke (a check of the harness itself, a minute or two; writes no doc); --only PHASES (comma list of render,requests,detection,concurrency,dag,breakpoint);
 // --concurrency N (Jobs of the concurrency run); --no-doc (do not write docs/PERFORMANCE.md);
 // --no-breakpoint (full mode without the 2,000/5,000/10,000 search).
 import { execFileSync } from 'node:child_process';
@@ -24,14 +24,16 @@ import { REPO, fmtSummary, freePort, log, pool, procStats, readJsonLines, round,
 const { values: opt } = parseArgs({
   options: {
     quick: { type: 'boolean' },
+    smoke: { type: 'boolean' },
     only: { type: 'string' },
     concurrency: { type: 'string' },
     'no-doc': { type: 'boolean' },
     'no-breakpoint': { type: 'boolean' },
   },
 });
-const MODE = opt.quick ? 'quick' : 'full';
+const MODE = opt.smoke ? 'smoke' : opt.quick ? 'quick' : 'full';
 const CONFIG = {
+  smoke: { cells: [5, 12], perCell: 2, detectionJobs: 6, detectionParallel: 3, concurrency: 5, concurrencySeconds: 15, dagItems: 3, breakPoint: [], profile: true },
   quick: { cells: [10, 60], perCell: 10, detectionJobs: 60, detectionParallel: 20, concurrency: 100, concurrencySeconds: 30, dagItems: 20, breakPoint: [], profile: false },
   full: { cells: [10, 300], perCell: 10, detectionJobs: 200, detectionParallel: 20, concurrency: 1000, concurrencySeconds: 180, dagItems: 1000, breakPoint: [2000, 5000, 10000], profile: true },
 }[MODE];
@@ -102,6 +104,12 @@ async function setup() {
   });
 }
 
+/** Prints what each proxy has open (diagnosing a stuck Job; also on SIGUSR2). */
+function dumpOpen() {
+  for (const p of proxies) for (const r of p.open) log(`  open on proxy ${p.name}: ${r.method} ${r.path} (${Math.round((Date.now() - r.at) / 1000)} s, ${r.status ?? 'no answer yet'})`);
+}
+process.on('SIGUSR2', dumpOpen);
+
 async function newProxy(name) {
   const p = await CountingProxy.start({ upstream: kc.getCurrentCluster().server, ca: stack.ca, cert: stack.serving.cert, key: stack.serving.key, upstreamClientCert: stack.admin });
   p.name = name;
@@ -156,13 +164,29 @@ function jobInput(name, { seconds, mode = 'end', lines = true }) {
   };
 }
 
+/** Seconds after a Job's duration when a Job whose activity has not returned counts as stuck. */
+const STUCK_AFTER_S = 120;
+const stuckJobs = [];
 let seq = 0;
 const jobName = (prefix) => `${prefix}-${RUN_ID}-${(seq++).toString(36)}`;
 
 /** Runs one Job through a worker (the package's kubernetesJobWorkflow); resolves with its name. */
 async function runWorkflowJob(worker, prefix, spec) {
   const name = jobName(prefix);
-  const result = await temporal.workflow.execute('kubernetesJobWorkflow', { taskQueue: worker.taskQueue, workflowId: name, args: [jobInput(name, spec)] });
+  const handle = await temporal.workflow.start('kubernetesJobWorkflow', { taskQueue: worker.taskQueue, workflowId: name, args: [jobInput(name, spec)] });
+  let timer;
+  const late = new Promise((res) => (timer = setTimeout(() => res('stuck'), (spec.seconds + STUCK_AFTER_S) * 1000)));
+  const result = await Promise.race([handle.result(), late]);
+  clearTimeout(timer);
+  if (result === 'stuck') {
+    // Not a benchmark failure: a finding. Recorded, reported, and the workflow is ended.
+    const o = observed.get(name) ?? {};
+    stuckJobs.push({ name, worker: worker.name, jobComplete: !!o.complete });
+    log(`STUCK: ${name} (worker ${worker.name}) has not returned ${STUCK_AFTER_S} s after its Job's duration; its Job is ${o.complete ? 'Complete' : 'not complete'}; terminating its workflow`);
+    dumpOpen();
+    await handle.terminate('benchmark: the activity did not return').catch(() => undefined);
+    return name;
+  }
   if (result.status !== 'Succeeded') throw new Error(`${name}: ${result.status}`);
   return name;
 }
@@ -311,7 +335,7 @@ async function ensureCapacity(pods) {
  * One worker process supervising `n` concurrent Jobs of `seconds` s (logs: end). Returns the figures;
  * `deadlineS` bounds the wait (the break-point search), and a failure is reported, not thrown.
  */
-async function concurrencyRun(n, seconds, { cpuProf = false, deadlineS = seconds + 900 } = {}) {
+async function concurrencyRun(n, seconds, { cpuProf = false, deadlineS = seconds + STUCK_AFTER_S + Math.ceil(n / 5) } = {}) {
   const cap = await ensureCapacity(n);
   const w = await startWorker(`conc${n}`, { maxConcurrent: n + 50, cpuProf });
   const r = { jobs: n, seconds, ...cap };
@@ -349,6 +373,14 @@ async function concurrencyRun(n, seconds, { cpuProf = false, deadlineS = seconds
   const outcome = await Promise.race([work, deadline, exited]);
   if (outcome !== 'ok') {
     failure = outcome;
+    if (outcome === 'deadline') {
+      const ret = w.returns();
+      const left = names.filter((x) => !ret.has(x));
+      const complete = left.filter((x) => observed.get(x)?.complete).length;
+      failure = `${left.length} of ${n} activities had not returned ${deadlineS} s after the start (${complete} of them with their Job Complete)`;
+      for (const x of left) stuckJobs.push({ name: x, worker: w.name, jobComplete: !!observed.get(x)?.complete });
+      dumpOpen();
+    }
     // Leave nothing running on the stack: the Jobs go with the namespace at the end.
     await pool(n, 50, (i) => temporal.workflow.getHandle(names[i]).terminate('benchmark step failed').catch(() => undefined));
   }
@@ -489,6 +521,13 @@ async function cleanup() {
   await temporal?.connection.close().catch(() => undefined);
 }
 
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    log(`${sig}: cleaning up`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
 let exitCode = 0;
 try {
   if (PHASES.has('render')) await phaseRender();
@@ -524,9 +563,10 @@ const summaryJson = {
   workerCpuMsPerJob: results.concurrency?.cpuMsPerJob ?? null,
   rendersPerSecond: results.render?.rendersPerSecond ?? null,
 };
+results.stuckJobs = stuckJobs;
 results.summary = summaryJson;
 fs.writeFileSync(path.join(TMP, 'results.json'), JSON.stringify(results, null, 2));
-if (!opt['no-doc'] && exitCode === 0) {
+if (!opt['no-doc'] && MODE !== 'smoke' && exitCode === 0) {
   writeReport(results);
   log('wrote docs/PERFORMANCE.md');
 }
