@@ -485,7 +485,7 @@ async function historyEvents(workflowId, runId) {
 
 async function phaseDag(wEnd) {
   const n = CONFIG.dagItems;
-  log(`dag: a forEach of ${n} 0 s Jobs vs ${n} independent workflows (logs: end; one worker, ${n >= 200 ? 200 : n} activity slots)`);
+  log(`dag: a forEach of ${n} 0 s Jobs vs ${n} independent workflows (logs: end; the same worker, 200 activity slots)`);
   const dag = {
     name: `bench-dag-${RUN_ID}`,
     defaults: { namespace: ns, logs: { mode: 'end' } },
@@ -501,8 +501,7 @@ async function phaseDag(wEnd) {
   t0 = Date.now();
   const names = await Promise.all(Array.from({ length: n }, () => runWorkflowJob(wEnd, 'dag-ind', { seconds: 0, mode: 'end', lines: false })));
   const indWallS = (Date.now() - t0) / 1000;
-  let indEvents = 0;
-  await pool(names.length, 20, async (i) => (indEvents += await historyEvents(names[i])));
+  const indEvents = (await pool(names.length, 20, (i) => historyEvents(names[i]))).reduce((a, b) => a + b, 0);
   results.dag = { items: n, dagWallS: round(dagWallS), independentWallS: round(indWallS), dagHistoryEvents: dagEvents, independentHistoryEvents: indEvents, dagEventsPerItem: round(dagEvents / n), independentEventsPerItem: round(indEvents / n) };
   log(`dag: forEach ${round(dagWallS)} s, ${dagEvents} history events (${results.dag.dagEventsPerItem}/item); independent ${round(indWallS)} s, ${indEvents} events (${results.dag.independentEventsPerItem}/item)`);
 }
