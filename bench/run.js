@@ -206,6 +206,16 @@ async function observedFor(names, pick = (o) => o.complete ?? o.failed) {
   while (Date.now() < deadline && names.some((n) => pick(observed.get(n) ?? {}) === undefined)) await sleep(50);
 }
 
+/** Waits until the worker's events file has every name's return (its log line can trail the workflow's result). */
+async function returnsFor(worker, names) {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const r = worker.returns();
+    if (names.every((x) => r.has(x) || stuckJobs.some((j) => j.name === x))) return;
+    await sleep(100);
+  }
+}
+
 /** Detection latencies (ms): the worker's activity return minus the observer's sighting of Complete. */
 function detection(worker, names) {
   const returns = worker.returns();
@@ -275,6 +285,8 @@ async function phaseRequests(wEnd, wPeriodic) {
     ]);
     const wallS = (Date.now() - t0) / 1000;
     await observedFor([...endNames, ...periodicNames, ...polled.map((p) => p.name)]);
+    await returnsFor(wEnd, endNames);
+    await returnsFor(wPeriodic, periodicNames);
     const cell = {
       seconds, jobs: k, wallS: round(wallS),
       end: perJob(wEnd.proxy, marks[0], endNames), periodic: perJob(wPeriodic.proxy, marks[1], periodicNames), poller: perJob(pollerProxy, marks[2], polled.map((p) => p.name)),
@@ -296,8 +308,11 @@ async function phaseDetection(wEnd) {
   log(`detection: ${n} Jobs of 1 s (logs: end), ${CONFIG.detectionParallel} at a time`);
   const names = await pool(n, CONFIG.detectionParallel, () => runWorkflowJob(wEnd, 'det', { seconds: 1, mode: 'end' }));
   await observedFor(names);
+  await returnsFor(wEnd, names);
   const lat = detection(wEnd, names);
-  results.detection = { jobs: n, parallel: CONFIG.detectionParallel, measured: lat.length, ms: summary(lat) };
+  const returns = wEnd.returns();
+  const unmeasured = names.filter((x) => !observed.get(x)?.complete || observed.get(x)?.relist || !returns.has(x)).map((x) => ({ name: x, observed: observed.get(x) ?? null, returned: returns.get(x) ?? null }));
+  results.detection = { jobs: n, parallel: CONFIG.detectionParallel, measured: lat.length, ms: summary(lat), unmeasured };
   log(`detection (ms, ${lat.length} of ${n} Jobs): ${fmtSummary(results.detection.ms)}`);
 }
 
@@ -393,6 +408,7 @@ async function concurrencyRun(n, seconds, { cpuProf = false, deadlineS = seconds
   clearInterval(timer);
   clearInterval(hbTimer);
   await observedFor(names);
+  if (!failure) await returnsFor(w, names);
   const obs = names.map((x) => observed.get(x) ?? {});
   const returns = w.returns();
   // Peak concurrency: Jobs with an active pod and no Complete yet, over the observer's events.
