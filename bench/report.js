@@ -55,10 +55,19 @@ function runSection(r) {
   if (r.detection) {
     const d = r.detection;
     out.push('### Detection latency', '', `- ${d.measured} of ${d.jobs} Jobs of 1 s, \`logs: end\`, ${d.parallel} at a time: ${fmtSummary(d.ms, ' ms')}.`);
+    if (d.breakdown) {
+      out.push(
+        `  - Complete -> the worker's cleanup DELETE (watch event, final log read, cursor write): ${fmtSummary(d.breakdown.completeToDeleteMs, ' ms')}.`,
+        `  - DELETE -> activity return (today's cleanup waits until the Job and its pods are gone): ${fmtSummary(d.breakdown.deleteToReturnMs, ' ms')}.`,
+      );
+    }
     for (const c of r.requests ?? []) {
       out.push(`- Jobs of ${c.seconds} s, 10 at a time per client: \`end\` ${fmtSummary(c.detectionEnd, ' ms')}; \`periodic\` ${fmtSummary(c.detectionPeriodic, ' ms')}; the reference poller (reads every 5 s) ${fmtSummary(c.detectionPoller, ' ms')}.`);
     }
-    if (r.concurrency) out.push(`- Under load (${r.concurrency.jobs} concurrent Jobs): ${fmtSummary(r.concurrency.detectionMs, ' ms')}.`);
+    if (r.concurrency) {
+      const b = r.concurrency.detectionBreakdown;
+      out.push(`- Under load (${r.concurrency.jobs} concurrent Jobs): ${fmtSummary(r.concurrency.detectionMs, ' ms')}${b ? `; Complete -> DELETE ${fmtSummary(b.completeToDeleteMs, ' ms')}; DELETE -> return ${fmtSummary(b.deleteToReturnMs, ' ms')}` : ''}.`);
+    }
     out.push('');
   }
   if (r.requests) {
@@ -88,7 +97,8 @@ function runSection(r) {
       `- Worker RSS: peak ${n(c.rssPeakMb, ' MB')}, median while all ran ${n(c.rssSteadyMb, ' MB')}, idle before ${n(c.idleRssMb, ' MB')}.`,
       `- Worker CPU: ${n(c.cpuMsPerJob, ' ms')} per Job lifecycle above its idle rate (${n(c.cpuMsPerJobGross, ' ms')} gross; idle ${n(c.idleCpuMsPerS, ' ms/s')}); ${n(c.cpuCoreAvgPct, '%')} of one core on average over the run.`,
       `- Watch and follow streams held: peak ${c.streamsPeak}, median while all ran ${n(c.streamsSteady)}; client TCP connections open: peak ${c.socketsPeak}.`,
-      `- Heartbeats sent to Temporal: ${n(c.heartbeatsPerS, '/s')} while all ran (${n(c.heartbeatsPerJobMinute)} per Job-minute); ${n(c.heartbeatsPerSWholeRun, '/s')} over the whole run.`,
+      `- Heartbeats sent to Temporal: ${n(c.heartbeatsPerS, '/s')} while all ran, ${n(c.heartbeatsPerSWholeRun, '/s')} over the whole run; ${n(c.heartbeatsPerJobMinute)} per Job-minute (heartbeats / the activities' running time).`,
+      `- The benchmark process itself (proxies, observer bookkeeping, Temporal client): ${n(c.harnessCpuCorePct, '%')} of a core over the run.`,
       `- Last Job completion to last activity return: ${n(c.lastCompletionToLastReturnMs, ' ms')}.`,
       `- API requests per Job: ${c.requestsPerJob.requests} (${kinds(c.requestsPerJob.byKind)}); kwok nodes added for room: ${c.nodesAdded}.`,
       '',

@@ -139,7 +139,7 @@ async function startWorker(name, { maxConcurrent, cpuProf = false }) {
     name, proxy, taskQueue, events, child, pid: child.pid, profDir,
     metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     heartbeats: () => scrapeCounter(w.metricsUrl, 'temporal_request', { operation: 'RecordActivityTaskHeartbeat' }),
-    returns: () => new Map(readJsonLines(events).filter((e) => e.activityType === 'kubernetesJobsRunJob').map((e) => [e.workflowId, e.t])),
+    returns: () => new Map(readJsonLines(events).filter((e) => e.activityType === 'kubernetesJobsRunJob' && e.message === 'Activity completed').map((e) => [e.workflowId, e.t])),
     stop: async () => {
       await stopChild(child);
       workers.splice(workers.indexOf(w), 1);
@@ -204,6 +204,32 @@ async function pollerManifest(name, spec) {
 async function observedFor(names, pick = (o) => o.complete ?? o.failed) {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline && names.some((n) => pick(observed.get(n) ?? {}) === undefined)) await sleep(50);
+}
+
+/**
+ * Where detection time goes, per Job: Complete (observer) -> the worker's cleanup DELETE of the Job
+ * (the watch event, final log read, cursor write) and DELETE -> activity return (waiting until the
+ * Job and its pods are gone, as today's cleanup does before returning).
+ */
+function detectionBreakdown(worker, names) {
+  const returns = worker.returns();
+  const deletes = new Map();
+  for (const r of worker.proxy.requests) {
+    if (r.method !== 'DELETE') continue;
+    const name = r.path.split('?')[0].split('/').pop();
+    if (!deletes.has(name)) deletes.set(name, r.at);
+  }
+  const toDelete = [];
+  const deleteToReturn = [];
+  for (const x of names) {
+    const c = observed.get(x)?.complete;
+    const d = deletes.get(x);
+    const r = returns.get(x);
+    if (c === undefined || d === undefined || r === undefined) continue;
+    toDelete.push(d - c);
+    deleteToReturn.push(r - d);
+  }
+  return { completeToDeleteMs: summary(toDelete), deleteToReturnMs: summary(deleteToReturn) };
 }
 
 /** Waits until the worker's events file has every name's return (its log line can trail the workflow's result). */
@@ -291,6 +317,7 @@ async function phaseRequests(wEnd, wPeriodic) {
       seconds, jobs: k, wallS: round(wallS),
       end: perJob(wEnd.proxy, marks[0], endNames), periodic: perJob(wPeriodic.proxy, marks[1], periodicNames), poller: perJob(pollerProxy, marks[2], polled.map((p) => p.name)),
       detectionEnd: summary(detection(wEnd, endNames)),
+      detectionEndBreakdown: detectionBreakdown(wEnd, endNames),
       detectionPeriodic: summary(detection(wPeriodic, periodicNames)),
       detectionPoller: summary(polled.filter((p) => observed.get(p.name)?.complete).map((p) => p.detectedAt - observed.get(p.name).complete)),
     };
@@ -312,8 +339,9 @@ async function phaseDetection(wEnd) {
   const lat = detection(wEnd, names);
   const returns = wEnd.returns();
   const unmeasured = names.filter((x) => !observed.get(x)?.complete || observed.get(x)?.relist || !returns.has(x)).map((x) => ({ name: x, observed: observed.get(x) ?? null, returned: returns.get(x) ?? null }));
-  results.detection = { jobs: n, parallel: CONFIG.detectionParallel, measured: lat.length, ms: summary(lat), unmeasured };
+  results.detection = { jobs: n, parallel: CONFIG.detectionParallel, measured: lat.length, ms: summary(lat), unmeasured, breakdown: detectionBreakdown(wEnd, names) };
   log(`detection (ms, ${lat.length} of ${n} Jobs): ${fmtSummary(results.detection.ms)}`);
+  log(`  of which Complete -> cleanup DELETE: ${fmtSummary(results.detection.breakdown.completeToDeleteMs)}; DELETE -> return: ${fmtSummary(results.detection.breakdown.deleteToReturnMs)}`);
 }
 
 /** Adds kwok nodes (500 pods each) until the cluster has room for `pods` more pods. */
@@ -350,7 +378,7 @@ async function ensureCapacity(pods) {
  * One worker process supervising `n` concurrent Jobs of `seconds` s (logs: end). Returns the figures;
  * `deadlineS` bounds the wait (the break-point search), and a failure is reported, not thrown.
  */
-async function concurrencyRun(n, seconds, { cpuProf = false, deadlineS = seconds + STUCK_AFTER_S + Math.ceil(n / 5) } = {}) {
+async function concurrencyRun(n, seconds, { cpuProf = false, deadlineS = seconds + 300 + Math.ceil(n / 5) } = {}) {
   const cap = await ensureCapacity(n);
   const w = await startWorker(`conc${n}`, { maxConcurrent: n + 50, cpuProf });
   const r = { jobs: n, seconds, ...cap };
@@ -373,6 +401,7 @@ async function concurrencyRun(n, seconds, { cpuProf = false, deadlineS = seconds
   const hbTimer = setInterval(() => w.heartbeats().then((c) => hb.push({ t: Date.now(), c }), () => undefined), 5000);
   const mark = w.proxy.mark();
   const start = sample();
+  const harnessCpu0 = process.cpuUsage();
   const names = Array.from({ length: n }, () => jobName(`conc${n}`));
   let failure;
   const deadline = new Promise((res) => setTimeout(() => res('deadline'), deadlineS * 1000));
@@ -407,6 +436,8 @@ async function concurrencyRun(n, seconds, { cpuProf = false, deadlineS = seconds
   }
   clearInterval(timer);
   clearInterval(hbTimer);
+  const harnessCpu = process.cpuUsage(harnessCpu0);
+  r.harnessCpuCorePct = round((100 * (harnessCpu.user + harnessCpu.system)) / 1000 / (end.t - start.t)); // proxies, observer bookkeeping, Temporal client
   await observedFor(names);
   if (!failure) await returnsFor(w, names);
   const obs = names.map((x) => observed.get(x) ?? {});
@@ -449,9 +480,16 @@ async function concurrencyRun(n, seconds, { cpuProf = false, deadlineS = seconds
     steadyWindowS: steady.length ? round((steady.at(-1).t - steady[0].t) / 1000) : 0,
     lastCompletionToLastReturnMs: Number.isFinite(lastComplete) && Number.isFinite(lastReturn) ? round(lastReturn - lastComplete) : null,
     detectionMs: summary(detection(w, names)),
+    detectionBreakdown: detectionBreakdown(w, names),
     requestsPerJob: perJob(w.proxy, mark, names),
   });
-  if (r.heartbeatsPerS !== null) r.heartbeatsPerJobMinute = round((60 * r.heartbeatsPerS) / n);
+  // Per Job-minute: heartbeats over the run / the activities' running time (first active pod to return, or to the end).
+  const jobMinutes = names.reduce((a, x) => {
+    const o = observed.get(x);
+    return o?.active ? a + ((returns.get(x) ?? end.t) - o.active) / 60_000 : a;
+  }, 0);
+  r.heartbeatsPerJobMinute = hb.length >= 2 && jobMinutes > 0 ? round((hb.at(-1).c - hb[0].c) / jobMinutes) : null;
+  if (failure) r.lastCompletionToLastReturnMs = null; // not every activity returned
   await w.stop();
   if (cpuProf) {
     const f = fs.existsSync(w.profDir) ? fs.readdirSync(w.profDir).find((x) => x.endsWith('.cpuprofile')) : undefined;
@@ -468,7 +506,7 @@ async function phaseConcurrency() {
   results.concurrency = r;
   log(
     `concurrency ${n}: ${r.failure ? `FAILED: ${r.failure}; ` : ''}peak ${r.peakConcurrent} running at once; RSS peak ${r.rssPeakMb} MB (idle ${r.idleRssMb}); CPU ${r.cpuMsPerJob} ms/Job above idle (${r.cpuMsPerJobGross} gross, ${r.cpuCoreAvgPct}% of a core on average); ` +
-      `watch/follow streams peak ${r.streamsPeak} (steady ${r.streamsSteady}), client sockets peak ${r.socketsPeak}; heartbeats ${r.heartbeatsPerS}/s steady (${r.heartbeatsPerJobMinute} per Job-minute); last completion -> last return ${r.lastCompletionToLastReturnMs} ms; requests/Job ${r.requestsPerJob.requests}`,
+      `watch/follow streams peak ${r.streamsPeak} (steady ${r.streamsSteady}), client sockets peak ${r.socketsPeak}; heartbeats ${r.heartbeatsPerS}/s steady, ${r.heartbeatsPerSWholeRun}/s whole run (${r.heartbeatsPerJobMinute} per Job-minute); last completion -> last return ${r.lastCompletionToLastReturnMs} ms; requests/Job ${r.requestsPerJob.requests}; harness ${r.harnessCpuCorePct}% of a core`,
   );
   log(`  detection under load (ms): ${fmtSummary(r.detectionMs)}`);
   if (r.profile) for (const t of r.profile.top.slice(0, 10)) log(`  profile: ${round(t.pctOfBusy)}% ${t.fn}`);
@@ -526,7 +564,11 @@ async function phaseDag(wEnd) {
 
 async function cleanup() {
   for (const w of [...workers]) await w.stop().catch(() => undefined);
-  for (const p of proxies) await p.close().catch(() => undefined);
+  for (const p of proxies) {
+    // Every request each client made, for a closer look (not in the doc).
+    fs.writeFileSync(path.join(TMP, `${p.name}.requests.jsonl`), p.requests.map((r) => JSON.stringify(r)).join('\n'));
+    await p.close().catch(() => undefined);
+  }
   if (observer) observer.kill('SIGTERM');
   if (core) {
     await core.deleteNamespace({ name: ns, propagationPolicy: 'Background' }).catch(() => undefined);
