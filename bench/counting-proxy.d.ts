@@ -12,6 +12,8 @@ export interface SeenRequest {
   bytes: number;
   /** The upstream's status, once it answered. */
   status?: number;
+  /** Milliseconds from the request's arrival to the upstream's response headers. */
+  answerMs?: number;
   /** The status the proxy answered itself (a fault), or undefined when forwarded. */
   injected?: number;
 }
@@ -35,6 +37,8 @@ export interface ProxyCounts {
   byKind: Record<string, number>;
   bytes: number;
   connections: number;
+  /** answerMs of every answered request that is not a watch or followed log. */
+  answerMs: number[];
 }
 
 export declare function clientOf(authorization: string | undefined): string;

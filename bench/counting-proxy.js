@@ -73,6 +73,7 @@ export class CountingProxy {
           // client waits for the headers before its watch counts as started.
           res.flushHeaders();
           seen.status = ures.statusCode;
+          seen.answerMs = Date.now() - seen.at;
           ures.on('data', (b) => (seen.bytes += b.length));
           ures.pipe(res);
         },
@@ -129,12 +130,14 @@ export class CountingProxy {
     const reqs = this.requests.slice(mark.index);
     const byKind = {};
     let bytes = 0;
+    const answerMs = [];
     for (const r of reqs) {
       const k = requestKind(r);
       byKind[k] = (byKind[k] ?? 0) + 1;
       bytes += r.bytes ?? 0;
+      if (r.answerMs !== undefined && !isStream(r)) answerMs.push(r.answerMs);
     }
-    return { requests: reqs.length, byKind, bytes, connections: this.connections - mark.connections };
+    return { requests: reqs.length, byKind, bytes, connections: this.connections - mark.connections, answerMs };
   }
 
   async close() {

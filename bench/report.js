@@ -84,7 +84,11 @@ function runSection(r) {
         out.push(`| ${c.seconds} s | ${name} | ${x.requests} | ${s?.n ? `${s.p50} (${s.min}-${s.max})` : 'n/a'} | ${x.sharedPerJob} | ${kinds(x.byKind)} | ${x.kbytes} | ${x.connections} |`);
       }
     }
-    out.push('', ...r.requests.map((c) => `- ${c.seconds} s Jobs: the poller made ${c.ratioEnd}× the requests of \`end\` and ${c.ratioPeriodic}× those of \`periodic\` (wall time of the cell ${c.wallS} s).`), '');
+    out.push('', ...r.requests.map((c) => `- ${c.seconds} s Jobs: the poller made ${c.ratioEnd}× the requests of \`end\` and ${c.ratioPeriodic}× those of \`periodic\` (wall time of the cell ${c.wallS} s).`));
+    for (const c of r.requests) {
+      if (c.end.apiAnswerMs?.n) out.push(`- ${c.seconds} s Jobs, the API server's answer time at the proxy (non-stream requests): \`end\` worker ${fmtSummary(c.end.apiAnswerMs, ' ms')}; poller ${fmtSummary(c.poller.apiAnswerMs, ' ms')}.`);
+    }
+    out.push('');
   }
   if (r.concurrency) {
     const c = r.concurrency;
@@ -100,7 +104,7 @@ function runSection(r) {
       `- Heartbeats sent to Temporal: ${n(c.heartbeatsPerS, '/s')} while all ran, ${n(c.heartbeatsPerSWholeRun, '/s')} over the whole run; ${n(c.heartbeatsPerJobMinute)} per Job-minute (heartbeats / the activities' running time).`,
       `- The benchmark process itself (proxies, observer bookkeeping, Temporal client): ${n(c.harnessCpuCorePct, '%')} of a core over the run.`,
       `- Last Job completion to last activity return: ${n(c.lastCompletionToLastReturnMs, ' ms')}.`,
-      `- API requests per Job: ${c.requestsPerJob.requests} (${kinds(c.requestsPerJob.byKind)}); kwok nodes added for room: ${c.nodesAdded}.`,
+      `- API requests per Job: ${c.requestsPerJob.requests} (${kinds(c.requestsPerJob.byKind)}); the API server's answer time at the proxy: ${fmtSummary(c.requestsPerJob.apiAnswerMs, ' ms')}; kwok nodes added for room: ${c.nodesAdded}.`,
       '',
     );
     if (c.profile) {

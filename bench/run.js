@@ -277,6 +277,9 @@ function perJob(proxy, mark, names) {
     byKind: Object.fromEntries(Object.entries(counts.byKind).map(([k, v]) => [k, round(v / n)])),
     kbytes: round(counts.bytes / n / 1024),
     connections: round(counts.connections / n),
+    // The API server's answer time as the proxy saw it (non-stream requests): a slow API server, as
+    // opposed to time the client spends between requests.
+    apiAnswerMs: summary(counts.answerMs),
   };
 }
 
@@ -326,6 +329,7 @@ async function phaseRequests(wEnd, wPeriodic) {
     results.requests.push(cell);
     log(`requests per Job, ${seconds} s Jobs: end ${cell.end.requests} ${JSON.stringify(cell.end.byKind)}; periodic ${cell.periodic.requests} ${JSON.stringify(cell.periodic.byKind)}; poller ${cell.poller.requests} ${JSON.stringify(cell.poller.byKind)}; poller/end ${cell.ratioEnd}x, poller/periodic ${cell.ratioPeriodic}x`);
     log(`  response kB per Job: end ${cell.end.kbytes}, periodic ${cell.periodic.kbytes}, poller ${cell.poller.kbytes}; new TCP connections per Job: end ${cell.end.connections}, periodic ${cell.periodic.connections}, poller ${cell.poller.connections}`);
+    log(`  API server answer time at the proxy (ms): end ${fmtSummary(cell.end.apiAnswerMs)}; periodic ${fmtSummary(cell.periodic.apiAnswerMs)}; poller ${fmtSummary(cell.poller.apiAnswerMs)}`);
     log(`  detection (ms): end ${fmtSummary(cell.detectionEnd)}; periodic ${fmtSummary(cell.detectionPeriodic)}; poller ${fmtSummary(cell.detectionPoller)}`);
   }
 }
@@ -508,7 +512,7 @@ async function phaseConcurrency() {
     `concurrency ${n}: ${r.failure ? `FAILED: ${r.failure}; ` : ''}peak ${r.peakConcurrent} running at once; RSS peak ${r.rssPeakMb} MB (idle ${r.idleRssMb}); CPU ${r.cpuMsPerJob} ms/Job above idle (${r.cpuMsPerJobGross} gross, ${r.cpuCoreAvgPct}% of a core on average); ` +
       `watch/follow streams peak ${r.streamsPeak} (steady ${r.streamsSteady}), client sockets peak ${r.socketsPeak}; heartbeats ${r.heartbeatsPerS}/s steady, ${r.heartbeatsPerSWholeRun}/s whole run (${r.heartbeatsPerJobMinute} per Job-minute); last completion -> last return ${r.lastCompletionToLastReturnMs} ms; requests/Job ${r.requestsPerJob.requests}; harness ${r.harnessCpuCorePct}% of a core`,
   );
-  log(`  detection under load (ms): ${fmtSummary(r.detectionMs)}`);
+  log(`  detection under load (ms): ${fmtSummary(r.detectionMs)}; API server answer time at the proxy (ms): ${fmtSummary(r.requestsPerJob.apiAnswerMs)}`);
   if (r.profile) for (const t of r.profile.top.slice(0, 10)) log(`  profile: ${round(t.pctOfBusy)}% ${t.fn}`);
 }
 
