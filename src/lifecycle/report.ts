@@ -14,6 +14,8 @@ export interface RunJobHeartbeat {
   /** The last <= 50 delivered lines; recentLines[i] has sequence number logSeq - recentLines.length + 1 + i. */
   recentLines: string[];
   cursors: LogCursors;
+  /** Set while the log cursors cannot be saved on the Job (delivery goes on; see docs/GUARANTEES.md). */
+  logNote?: string;
   /** UID of the Job this execution created (a retry never creates a second one). */
   jobUid?: string;
 }
@@ -27,7 +29,7 @@ export class Reporter {
   readonly tail: LogTail;
   private readonly recent: string[];
   /** Where the delivered-line count and cursors come from (the log delivery, once it exists). */
-  logState: () => { seq: number; cursors: LogCursors };
+  logState: () => { seq: number; cursors: LogCursors; note?: string };
 
   constructor(
     private readonly ctx: Context,
@@ -45,12 +47,13 @@ export class Reporter {
 
   /** Sends a heartbeat with the current state (the SDK throttles them). */
   beat(): void {
-    const { seq, cursors } = this.logState();
+    const { seq, cursors, note } = this.logState();
     this.ctx.heartbeat({
       progress: this.progress,
       logSeq: seq,
       recentLines: this.recent.slice(-RECENT_LINES),
       cursors,
+      ...(note ? { logNote: note } : {}),
       ...(this.jobUid ? { jobUid: this.jobUid } : {}),
     } satisfies RunJobHeartbeat);
   }
