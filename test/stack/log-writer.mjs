@@ -9,6 +9,11 @@
 //   appended with real timestamps while the pod runs, spread over its
 //   `kwok.temporal-k8s-jobs/duration`: line i of n at start + i * duration / n. A pod seen
 //   already finished gets its remaining lines at once.
+//   With `kwok.temporal-k8s-jobs/restarts` (see kwok-stages.yaml) every instance of the containers
+//   writes the lines again, `{restart}` in a line replaced by the instance's restart count: when
+//   the restart count grows, the crashed instance's remaining lines are written, its file becomes
+//   the previous log (`previousLogsFile`, served for previous=true) and the new instance starts
+//   an empty one.
 // - any other pod whose namespace has no ClusterLogs (test namespaces register one, see
 //   test/helpers/stack.ts) gets a `Logs` object pointing at an empty file, so it answers an empty log.
 // A `Logs` object that already exists for a pod (a test's pod-specific log) is left alone: tests win.
@@ -37,6 +42,7 @@ for (const k of ['server', 'ca', 'cert', 'key', 'dir']) {
 
 const LOGS_ANNOTATION = 'kwok.temporal-k8s-jobs/logs';
 const DURATION_ANNOTATION = 'kwok.temporal-k8s-jobs/duration';
+const RESTARTS_ANNOTATION = 'kwok.temporal-k8s-jobs/restarts';
 const OWNER_LABEL = 'temporal-k8s-jobs/log-writer';
 const server = new URL(opt.server);
 const agent = new https.Agent({
@@ -103,7 +109,7 @@ function rfc3339Nano(ns) {
 
 // ------------------------------------------------------------------ per-pod state
 
-/** key ns/name -> { uid, file, lines, written, lastNs, timer, startedMs, durationMs, mapped } */
+/** key ns/name -> { uid, file, lines, written, lastNs, timer, startedMs, durationMs, instance } */
 const pods = new Map();
 /** Namespaces known to have a ClusterLogs (then their unannotated pods are the tests' business). */
 const coveredNamespaces = new Set();
@@ -131,7 +137,7 @@ function writeDue(state, all) {
     let ns = BigInt(Date.now()) * 1_000_000n;
     if (ns <= state.lastNs) ns = state.lastNs + 1n;
     state.lastNs = ns;
-    out += `${rfc3339Nano(ns)} stdout F ${state.lines[state.written]}\n`;
+    out += `${rfc3339Nano(ns)} stdout F ${state.lines[state.written].replaceAll('{restart}', String(state.instance))}\n`;
     state.written++;
   }
   if (out) fs.appendFileSync(state.file, out);
@@ -143,12 +149,16 @@ function writeDue(state, all) {
   }
 }
 
+/** Restart count of the pod's first container (kwok restarts them all together). */
+const restartCountOf = (pod) => Number(pod.status?.containerStatuses?.[0]?.restartCount ?? 0);
+
 /** Creates the pod's Logs object unless one exists (a test's, or ours from before a restart). */
 async function ensureLogsObject(pod, file) {
   const { namespace, name, uid } = pod.metadata;
   // The lines go to the app containers; init containers get an empty log.
   const containers = (pod.spec?.containers ?? []).map((c) => c.name);
-  const logs = file === emptyFile ? [{ logsFile: emptyFile }] : [{ containers, logsFile: file }, { logsFile: emptyFile }];
+  const restarts = pod.metadata.annotations?.[RESTARTS_ANNOTATION] !== undefined;
+  const logs = file === emptyFile ? [{ logsFile: emptyFile }] : [{ containers, logsFile: file, ...(restarts ? { previousLogsFile: `${file}.previous` } : {}) }, { logsFile: emptyFile }];
   const body = {
     apiVersion: 'kwok.x-k8s.io/v1alpha1',
     kind: 'Logs',
@@ -205,13 +215,14 @@ async function onPod(type, pod) {
     if (state) {
       clearTimeout(state.timer);
       pods.delete(key);
-      if (state.file !== emptyFile) fs.rmSync(state.file, { force: true });
+      if (state.file !== emptyFile) for (const f of [state.file, `${state.file}.previous`]) fs.rmSync(f, { force: true });
     }
     return;
   }
   if (!state) {
     const lines = linesOf(pod);
-    state = { uid: pod.metadata.uid, lines, written: 0, lastNs: 0n, timer: undefined, startedMs: undefined, durationMs: 0, file: emptyFile };
+    const instance = restartCountOf(pod);
+    state = { uid: pod.metadata.uid, lines, written: 0, lastNs: 0n, timer: undefined, startedMs: undefined, durationMs: 0, file: emptyFile, instance };
     pods.set(key, state);
     if (lines) {
       state.file = podFile(pod);
@@ -224,6 +235,15 @@ async function onPod(type, pod) {
     } else if (!(await namespaceCovered(pod.metadata.namespace))) {
       await ensureLogsObject(pod, emptyFile);
     }
+  }
+  if (state.lines && state.file !== emptyFile && restartCountOf(pod) > state.instance) {
+    // The instance crashed and a new one runs: its lines are all written, its file is the previous log.
+    writeDue(state, true);
+    fs.renameSync(state.file, `${state.file}.previous`);
+    fs.writeFileSync(state.file, '');
+    state.instance = restartCountOf(pod);
+    state.written = 0;
+    state.startedMs = undefined;
   }
   if (!state.lines || state.written >= state.lines.length) return;
   const phase = pod.status?.phase;
