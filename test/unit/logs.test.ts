@@ -16,6 +16,7 @@ import {
   type LogCursor,
   type LogLine,
 } from '../../src/logs.js';
+import { canRestart } from '../../src/lifecycle/delivery.js';
 
 const T = (s: string) => `2026-01-01T00:00:${s}`;
 const N = (sec: string, frac = '000000000') => `2026-01-01T00:00:${sec}.${frac}Z`;
@@ -439,5 +440,21 @@ describe('cursor compaction', () => {
     console.log(`cursor annotation: 2,600 uncompacted cursors = ${uncompacted} bytes; compacted: ${fit} drained pods + 100 live cursors fit in 252 KiB (${size(fit, true)} bytes; ${(size(fit, false) / fit).toFixed(1)} bytes per drained pod)`);
     expect(uncompacted).toBeGreaterThan(LIMIT);
     expect(fit).toBeGreaterThanOrEqual(20_000);
+  });
+});
+
+describe('canRestart: whose previous instance is read', () => {
+  const pod = (restartPolicy: string | undefined, opts: { restartCount?: number; sidecar?: boolean } = {}) => ({
+    spec: { restartPolicy, containers: [{ name: 'main' }], initContainers: [{ name: 'init', ...(opts.sidecar ? { restartPolicy: 'Always' } : {}) }] },
+    status: { containerStatuses: [{ name: 'main', restartCount: opts.restartCount ?? 0 }] },
+  });
+  test.each<[string, ReturnType<typeof pod>, string, boolean]>([
+    ['Never: no previous read', pod('Never'), 'main', false],
+    ['OnFailure: always (the status may not show the restart yet)', pod('OnFailure'), 'main', true],
+    ['Never but seen restarted', pod('Never', { restartCount: 1 }), 'main', true],
+    ['a sidecar (init container with restartPolicy Always)', pod('Never', { sidecar: true }), 'init', true],
+    ['a plain init container of a Never pod', pod('Never'), 'init', false],
+  ])('%s', (_n, p, c, expected) => {
+    expect(canRestart(p as never, c)).toBe(expected);
   });
 });
