@@ -81,6 +81,9 @@ export class FaultProxy {
       const headers = { ...req.headers, host: upstream.host };
       const up = https.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, ca }, (ures) => {
         res.writeHead(ures.statusCode ?? 502, ures.headers);
+        // Send the headers now: a watch with no event yet has no body to carry them, and a client
+        // waits for them before its watch counts as started.
+        res.flushHeaders();
         ures.pipe(res);
       });
       up.on('error', () => res.destroy());
