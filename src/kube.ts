@@ -401,9 +401,11 @@ export class KubeClient {
 
   /**
    * Reads a container's log with timestamps, from `sinceTime` (RFC3339, second granularity).
-   * Returns undefined when the container has no log yet (waiting to start) or the pod is gone.
+   * Returns undefined when the container has no log yet (waiting to start) or the pod is gone; with
+   * `previous`, the log of the container's previous instance (before its last restart), undefined when
+   * there is none.
    */
-  async readLog(namespace: string, pod: string, container: string, sinceTime?: string): Promise<string | undefined> {
+  async readLog(namespace: string, pod: string, container: string, sinceTime?: string, opts: { previous?: boolean } = {}): Promise<string | undefined> {
     // The generated API has no sinceTime; the Log helper does (it streams, so collect the body).
     const sink = new PassThrough();
     const chunks: Buffer[] = [];
@@ -414,9 +416,10 @@ export class KubeClient {
     });
     this.counter.requests++;
     try {
-      const opts: { follow: boolean; timestamps: boolean; sinceTime?: string } = { follow: false, timestamps: true };
-      if (sinceTime) opts.sinceTime = sinceTime;
-      const request = await new Log(this.kc).log(namespace, pod, container, sink, opts);
+      const options: { follow: boolean; timestamps: boolean; sinceTime?: string; previous?: boolean } = { follow: false, timestamps: true };
+      if (sinceTime) options.sinceTime = sinceTime;
+      if (opts.previous) options.previous = true;
+      const request = await new Log(this.kc).log(namespace, pod, container, sink, options);
       // A connection dropped mid-body never ends the piped stream: bound the read and abort it.
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {

@@ -20,6 +20,8 @@ export interface RunJobHeartbeat {
   /** The last <= 50 delivered lines; recentLines[i] has sequence number logSeq - recentLines.length + 1 + i. */
   recentLines: string[];
   cursors: LogCursors;
+  /** Set while the log cursors cannot be saved on the Job (delivery goes on; see docs/GUARANTEES.md). */
+  logNote?: string;
   /** UID of the Job this execution created (a retry never creates a second one). */
   jobUid?: string;
 }
@@ -47,12 +49,12 @@ export class Reporter {
   readonly tail: LogTail;
   private readonly recent: string[];
   /** Where the delivered-line count and cursors come from (the log delivery, once it exists). */
-  logState: () => { seq: number; cursors: LogCursors };
+  logState: () => { seq: number; cursors: LogCursors; note?: string };
   /** Longest time between heartbeats when nothing changes. */
   readonly keepAliveMs: number;
   /** Heartbeats sent (calls that reached the SDK; it throttles what it forwards to the server). */
   sent = 0;
-  private last: { at: number; progress?: JobProgress; seq?: number; cursors?: LogCursors; jobUid?: string } = { at: 0 };
+  private last: { at: number; progress?: JobProgress; seq?: number; cursors?: LogCursors; jobUid?: string; note?: string } = { at: 0 };
 
   constructor(
     private readonly ctx: Context,
@@ -72,27 +74,28 @@ export class Reporter {
 
   /** Sends a heartbeat if what it carries changed since the last one (the SDK throttles them). */
   beat(): void {
-    const { seq, cursors } = this.logState();
+    const { seq, cursors, note } = this.logState();
     const l = this.last;
-    if (l.progress === this.progress && l.seq === seq && l.cursors === cursors && l.jobUid === this.jobUid) return;
-    this.send(seq, cursors);
+    if (l.progress === this.progress && l.seq === seq && l.cursors === cursors && l.jobUid === this.jobUid && l.note === note) return;
+    this.send(seq, cursors, note);
   }
 
   /** The keep-alive: sends a heartbeat when none was sent for half the keep-alive period. */
   keepAlive(): void {
     if (Date.now() - this.last.at < this.keepAliveMs / 2) return;
-    const { seq, cursors } = this.logState();
-    this.send(seq, cursors);
+    const { seq, cursors, note } = this.logState();
+    this.send(seq, cursors, note);
   }
 
-  private send(seq: number, cursors: LogCursors): void {
-    this.last = { at: Date.now(), progress: this.progress, seq, cursors, jobUid: this.jobUid };
+  private send(seq: number, cursors: LogCursors, note: string | undefined): void {
+    this.last = { at: Date.now(), progress: this.progress, seq, cursors, jobUid: this.jobUid, note };
     this.sent++;
     this.ctx.heartbeat({
       progress: this.progress,
       logSeq: seq,
       recentLines: this.recent.slice(-RECENT_LINES),
       cursors,
+      ...(note ? { logNote: note } : {}),
       ...(this.jobUid ? { jobUid: this.jobUid } : {}),
     } satisfies RunJobHeartbeat);
   }
