@@ -6,6 +6,7 @@
  * move a cursor backwards. The pure cursor logic is in `../logs.ts`.
  */
 import { FailureType } from '../failures.js';
+import { crashPoint } from '../crash-hook.js';
 import { KubernetesJobsError } from '../errors.js';
 import type { KubeClient, V1Job, V1Pod } from '../kube.js';
 import { LogStreamReader, consumeLogChunk, prefixLine, sinceTimeFor, type LogCursor, type LogCursors, type LogLine } from '../logs.js';
@@ -232,6 +233,7 @@ export class LogDelivery {
       if (fresh.length === 0 || !pos) return;
       const next: PersistedCursors = { cursors: { ...this.persisted.cursors, [key]: pos }, seq: this.persisted.seq + fresh.length };
       await this.write(next);
+      crashPoint('after-cursor-write');
       this.persisted = next;
       const { jobName, namespace } = this.plan;
       for (const l of fresh) {
@@ -261,6 +263,7 @@ export class LogDelivery {
           const text = await this.kube.readLog(this.plan.namespace, podName, c, sinceTimeFor(cursor));
           if (text === undefined) continue;
           const r = consumeLogChunk(cursor, text, { final: final || done });
+          if (!final) crashPoint('in-periodic-tail');
           await this.deliver(podName, c, r.lines, cursor);
           if (done) this.drained.add(drainedKey);
         }
@@ -293,6 +296,7 @@ export class LogDelivery {
           (chunk) => {
             if (this.followersClosed) return;
             const start = reader.cursor;
+            crashPoint('in-follow-stream');
             const lines = reader.push(chunk);
             if (lines.length) this.deliver(podName, c, lines, start).catch((e) => this.trouble(e));
           },
