@@ -13,12 +13,19 @@ import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { kubeConfig, mintServiceAccountKubeconfig, stackEnv } from './stack.js';
 import { tempDir } from './tmp.js';
 
-/** Answers matching requests with `status` instead of forwarding them, `times` times (default once). */
+/**
+ * Answers matching requests with `status` instead of forwarding them, `times` times (default once).
+ * Instead of a status, a rule can `reset` the connection (no answer), `hangMs` (hold the request that
+ * long, then reset it: a server that stopped answering) or `delayMs` (forward it late).
+ */
 export interface FaultRule {
   method?: string;
   /** Matched against the request's path and query (e.g. `/apis/batch/v1/namespaces/x/jobs?`). */
   path: RegExp;
-  status: number;
+  status?: number;
+  reset?: boolean;
+  hangMs?: number;
+  delayMs?: number;
   times?: number;
   /** Only requests after this many matching ones were forwarded (e.g. 1: leave the first alone). */
   after?: number;
@@ -35,7 +42,7 @@ export interface SeenRequest {
   client: string;
   method: string;
   path: string;
-  /** The status the proxy answered itself (a fault), or undefined when forwarded. */
+  /** The status the proxy answered itself (a fault; 0: reset or held), or undefined when forwarded. */
   injected?: number;
 }
 
@@ -69,27 +76,78 @@ export class FaultProxy {
       const seen: SeenRequest = { client: clientOf(req.headers.authorization), method: req.method ?? 'GET', path: req.url ?? '/' };
       p.requests.push(seen);
       const rule = p.match(seen);
+      if (rule && rule.status === undefined) {
+        seen.injected = rule.reset || rule.hangMs ? 0 : undefined;
+        if (rule.reset) {
+          req.socket.destroy();
+          return;
+        }
+        // Hold (or delay) the request; a blackhole holds every request until it is lifted.
+        const ms = rule.hangMs ?? rule.delayMs ?? 0;
+        setTimeout(() => (rule.hangMs ? req.socket.destroy() : p.forward(req, res, seen)), ms);
+        return;
+      }
       if (rule) {
         seen.injected = rule.status;
         req.resume();
-        res.writeHead(rule.status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `injected by the fault proxy (${rule.status})`, code: rule.status }));
+        const status = rule.status!;
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `injected by the fault proxy (${status})`, code: status }));
         return;
       }
-      p.open.add(seen);
-      res.on('close', () => p.open.delete(seen));
-      const headers = { ...req.headers, host: upstream.host };
-      const up = https.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, ca }, (ures) => {
-        res.writeHead(ures.statusCode ?? 502, ures.headers);
-        ures.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      res.on('close', () => up.destroy());
-      req.pipe(up);
+      p.forward(req, res, seen);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     holder.proxy = new FaultProxy(server, `https://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    holder.proxy.upstream = { url: upstream, ca };
     return holder.proxy;
+  }
+
+  private upstream!: { url: URL; ca: Buffer };
+  /** Requests held by a blackhole, and the open answers it froze. */
+  private held: Array<() => void> | undefined;
+  private readonly streams = new Map<import('node:http').IncomingMessage, import('node:http').ServerResponse>();
+
+  /** Forwards a request upstream and streams the answer back (held while a blackhole is on). */
+  private forward(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, seen: SeenRequest): void {
+    if (this.held) {
+      this.held.push(() => this.forward(req, res, seen));
+      return;
+    }
+    this.open.add(seen);
+    res.on('close', () => this.open.delete(seen));
+    const { url, ca } = this.upstream;
+    const headers = { ...req.headers, host: url.host };
+    const up = https.request({ host: url.hostname, port: url.port, method: req.method, path: req.url, headers, ca }, (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.headers);
+      this.streams.set(ures, res);
+      ures.on('close', () => this.streams.delete(ures));
+      ures.pipe(res);
+      if (this.held) {
+        ures.unpipe(res);
+        ures.pause();
+      }
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  }
+
+  /**
+   * A blackhole: nothing gets through for `ms` (new requests are held, open answers such as watches
+   * and log streams stop flowing), then everything resumes. Resolves when it is lifted.
+   */
+  async blackhole(ms: number): Promise<void> {
+    this.held = [];
+    for (const [s, res] of this.streams) {
+      s.unpipe(res);
+      s.pause();
+    }
+    await new Promise((r) => setTimeout(r, ms));
+    const held = this.held;
+    this.held = undefined;
+    for (const [s, res] of this.streams) s.pipe(res);
+    for (const f of held) f();
   }
 
   /** Adds a rule; returns it, so its `hits` can be read later. */

@@ -53,7 +53,11 @@ export interface InProcessWorker {
 }
 
 /** Starts a worker in this process (workflows from the built dist/, activities from src/). */
-export async function startInProcessWorker(taskQueue: string, options: import('../../src/activities.js').KubernetesJobActivitiesOptions): Promise<InProcessWorker> {
+export async function startInProcessWorker(
+  taskQueue: string,
+  options: import('../../src/activities.js').KubernetesJobActivitiesOptions,
+  workerOptions: { maxConcurrentActivityTaskExecutions?: number } = {},
+): Promise<InProcessWorker> {
   const { NativeConnection, Worker } = await import('@temporalio/worker');
   const { Client, Connection } = await import('@temporalio/client');
   const { KubernetesJobsPlugin } = await import('../../src/plugin.js');
@@ -62,7 +66,11 @@ export async function startInProcessWorker(taskQueue: string, options: import('.
   const worker = await Worker.create({
     connection,
     taskQueue,
-    workflowsPath: fileURLToPath(new URL('../../dist/workflow/index.js', import.meta.url)),
+    ...workerOptions,
+    // A prebuilt bundle (the reliability runner makes one) saves bundling the workflows per worker.
+    ...(process.env.TKJ_WORKFLOW_BUNDLE
+      ? { workflowBundle: { codePath: process.env.TKJ_WORKFLOW_BUNDLE } }
+      : { workflowsPath: fileURLToPath(new URL('../../dist/workflow/index.js', import.meta.url)) }),
     plugins: [new KubernetesJobsPlugin(options)],
   });
   const running = worker.run();

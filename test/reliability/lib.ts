@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { BatchV1Api, CoreV1Api, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubernetesJobInput } from '../../src/types.js';
@@ -109,6 +109,8 @@ const COLLECTIONS = [
 export class NamespaceObserver {
   readonly seen = new Map<string, Seen>();
   lastDeletedAt = 0;
+  /** Called with every event (after it is recorded). */
+  readonly listeners: Array<(type: string, kind: Seen['kind'], obj: KubernetesObject) => void> = [];
   private readonly aborts: AbortController[] = [];
   private stopped = false;
 
@@ -143,6 +145,7 @@ export class NamespaceObserver {
             s.deletedAt ??= Date.now();
             this.lastDeletedAt = Math.max(this.lastDeletedAt, s.deletedAt);
           }
+          for (const l of this.listeners) l(type, kind, obj);
         },
         (err) => {
           if ((err as { statusCode?: number } | null)?.statusCode === 410) lastRv = undefined;
@@ -167,6 +170,31 @@ export class NamespaceObserver {
     for (const j of this.jobs()) byName.set(j.name, (byName.get(j.name) ?? 0) + 1);
     const sameName = [...byName.values()].reduce((a, n) => a + n - 1, 0);
     return Math.max(sameName, this.jobs().length - expected);
+  }
+
+  /** Resolves with the first future event for which `pred` holds. */
+  next(pred: (type: string, kind: Seen['kind'], obj: KubernetesObject) => boolean, timeoutMs = 60_000, what = 'an event'): Promise<KubernetesObject> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} in ${this.namespace}`)), timeoutMs);
+      const l = (type: string, kind: Seen['kind'], obj: KubernetesObject) => {
+        if (!pred(type, kind, obj)) return;
+        clearTimeout(t);
+        this.listeners.splice(this.listeners.indexOf(l), 1);
+        resolve(obj);
+      };
+      this.listeners.push(l);
+    });
+  }
+
+  /**
+   * Waits until every object seen so far is DELETED (bounded), and returns the milliseconds from `since`
+   * to the last DELETED event (0 when nothing was ever created).
+   */
+  async goneSince(since: number, timeoutMs = 60_000): Promise<number> {
+    const all = () => [...this.seen.values()];
+    await waitFor(() => all().every((s) => s.deletedAt !== undefined), { timeoutMs, intervalMs: 50, what: `every object of ${this.namespace} deleted` });
+    const last = Math.max(0, ...all().map((s) => s.deletedAt!));
+    return last === 0 ? 0 : last - since;
   }
 
   stop(): void {
@@ -258,7 +286,11 @@ export class Rig {
   }
 
   async close(): Promise<void> {
-    for (const w of this.workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGCONT'), w.kill('SIGKILL');
+    for (const w of this.workers) {
+      if (w.exitCode !== null || w.signalCode !== null) continue;
+      w.kill('SIGCONT');
+      w.kill('SIGKILL');
+    }
     this.observer?.stop();
     await this.client?.connection.close();
     if (this.ns) await deleteNamespace(this.ns);
@@ -307,9 +339,54 @@ export function jobInput(opts: { ns: string; tag: string; seconds: number; lines
   };
 }
 
-/** Percentile (nearest rank) of a list of numbers. */
-export function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+/** Whether a workflow's failure is its cancellation. */
+export function isCancellation(e: unknown): boolean {
+  const err = e as { name?: string; cause?: { name?: string } } | undefined;
+  return err?.name === 'CancelledFailure' || err?.cause?.name === 'CancelledFailure';
+}
+
+// ------------------------------------------------------------------ the stack's processes
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Restarts one process of the local stack (test/stack/restart.sh); resolves once it serves again. */
+export function restartStackProcess(name: 'kube-apiserver' | 'temporal' | 'etcd', opts: { kill?: boolean; downSeconds?: number } = {}): Promise<void> {
+  const args = [path.join(REPO_ROOT, 'test/stack/restart.sh'), name, ...(opts.kill ? ['--kill'] : []), ...(opts.downSeconds ? ['--down-seconds', String(opts.downSeconds)] : [])];
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`restart.sh ${name} exited ${code}`))));
+  });
+}
+
+/** etcd's client URL (the stack's STACK_PORT_OFFSET applies). */
+const etcdUrl = () => `http://127.0.0.1:${2379 + Number(process.env.STACK_PORT_OFFSET ?? 0)}`;
+
+/** Compacts etcd at its current revision (the v3 HTTP gateway), so watches from older versions get 410 Gone. */
+export async function compactEtcd(): Promise<number> {
+  const post = async (p: string, body: unknown) => {
+    const res = await fetch(`${etcdUrl()}${p}`, { method: 'POST', body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`etcd ${p}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as { header?: { revision?: string } };
+  };
+  const rev = Number((await post('/v3/kv/range', { key: Buffer.from('/').toString('base64') })).header?.revision);
+  if (!rev) throw new Error('etcd gave no revision');
+  await post('/v3/kv/compaction', { revision: String(rev), physical: true });
+  return rev;
+}
+
+/**
+ * Awaits each workflow's result and counts the wrong ones: a failure, or a result `ok` rejects
+ * (default: a Job result with status Succeeded). Failures are printed with their cause.
+ */
+export async function wrongResultsOf(what: string, handles: Array<{ result(): Promise<unknown> }>, ok: (r: any) => boolean = (r) => r?.status === 'Succeeded'): Promise<number> {
+  let wrong = 0;
+  for (const h of handles) {
+    try {
+      if (!ok(await h.result())) wrong++;
+    } catch (e) {
+      wrong++;
+      process.stderr.write(`[rel] ${what}: ${(e as Error).message} / ${(e as { cause?: Error }).cause?.message}\n`);
+    }
+  }
+  return wrong;
 }

@@ -4,7 +4,7 @@ import { runKubernetesJob } from '../../dist/workflow/index.js';
 
 export * from '../../dist/workflow/index.js';
 
-/** `kubernetesJobWorkflow` with the run activity's heartbeat timeout set (e.g. '5s'). */
-export async function reliableJobWorkflow(input, heartbeatTimeout = '5s') {
-  return runKubernetesJob(input, { heartbeatTimeout });
+/** `kubernetesJobWorkflow` with the run activity's heartbeat timeout set (e.g. '5s') and other activity options. */
+export async function reliableJobWorkflow(input, heartbeatTimeout = '5s', options = {}) {
+  return runKubernetesJob(input, { heartbeatTimeout, ...options });
 }
