@@ -63,7 +63,14 @@ for (let i = 1; i <= N; i++) {
         const rule = proxy.addRule({ method: 'POST', path: new RegExp(`^/apis/batch/v1/namespaces/${rig.ns}/jobs`), status: 503, times: 1000 });
         await rig.worker({ kubeconfig });
         const handle = await rig.start(jobInput({ ns: rig.ns, tag: `b${i}`, seconds: 120 }));
-        await waitFor(() => rule.hits >= 1, { timeoutMs: 60_000, what: 'a refused create' });
+        // The backoff: the activity failed (its last failure is recorded) and waits, scheduled, for its next attempt.
+        await waitFor(
+          async () => {
+            const pending = (await handle.describe()).raw.pendingActivities?.[0];
+            return rule.hits >= 1 && pending?.lastFailure && Number(pending.state) === 1; // PENDING_ACTIVITY_STATE_SCHEDULED
+          },
+          { timeoutMs: 60_000, what: 'the activity in its retry backoff' },
+        );
         return await cancelAndMeasure(rig, handle);
       } finally {
         await proxy.close();

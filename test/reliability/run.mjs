@@ -45,7 +45,7 @@ fs.writeFileSync(bundleFile, code);
 log(`running ${opt.quick ? 'quick' : 'full'} trials: ${only.join(', ')}`);
 const jest = spawnSync(
   process.execPath,
-  ['--experimental-vm-modules', path.join(repoRoot, 'node_modules/jest/bin/jest.js'), '--selectProjects', 'reliability', '--runInBand', ...only.map((k) => `test/reliability/${k}.test.ts`)],
+  ['--experimental-vm-modules', path.join(repoRoot, 'node_modules/jest/bin/jest.js'), '--selectProjects', 'reliability', '--runInBand', '--forceExit', ...only.map((k) => `test/reliability/${k}.test.ts`)],
   {
     cwd: repoRoot,
     stdio: ['ignore', 2, 2],
