@@ -39,9 +39,8 @@ for (const point of POINTS) {
         if (first.signalCode !== 'SIGKILL') throw new Error(`the worker exited (${first.exitCode ?? first.signalCode}) without reaching ${point}`);
         await rig.worker();
         let wrongResults = 0;
-        let result: KubernetesJobResult | undefined;
         try {
-          result = (await handle.result()) as KubernetesJobResult;
+          const result = (await handle.result()) as KubernetesJobResult;
           if (cancelling || result.status !== 'Succeeded') wrongResults++;
         } catch (e) {
           if (!cancelling || !/cancel/i.test(String((e as Error).message) + String((e as { cause?: Error }).cause?.message))) {
@@ -53,7 +52,7 @@ for (const point of POINTS) {
         // A cancelled Job's lines may stop anywhere; a finished one's must all arrive exactly once.
         const delivered = rig.lines().map(text);
         const counts = logCounts(delivered, cancelling ? [] : lines);
-        return { duplicateJobs: rig.observer.duplicateJobs(1), orphans, wrongResults, ...counts, figures: { logLines: result?.logLines ?? -1 } };
+        return { duplicateJobs: rig.observer.duplicateJobs(1), orphans, wrongResults, ...counts };
       }),
     );
   }

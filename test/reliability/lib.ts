@@ -268,7 +268,7 @@ export class Rig {
 
   /** A worker process on this rig's queue (the suite's workflows and templates). */
   async worker(opts: WorkerProcessOptions & { linesFile?: string } = {}): Promise<ChildProcess> {
-    const env: Record<string, string> = { TKJ_TEMPLATE_DIRS: TEMPLATES_DIR, ...opts.env };
+    const env: Record<string, string> = { TKJ_TEMPLATE_DIRS: TEMPLATES_DIR, TKJ_WORKER_LOG_LEVEL: 'WARN', ...opts.env };
     if (process.env.TKJ_WORKFLOW_BUNDLE) env.TKJ_WORKFLOW_BUNDLE = process.env.TKJ_WORKFLOW_BUNDLE;
     else env.TKJ_WORKFLOWS_PATH = WORKFLOWS_PATH;
     const w = await startWorker(this.taskQueue, opts.linesFile ?? this.linesFile, { ...opts, env });
