@@ -15,9 +15,11 @@ for (let i = 1; i <= trials(10, 1); i++) {
           startWorker: (linesFile) => rig.worker({ env: {}, linesFile }),
           startWorkflow: (input) => rig.start(input),
           takeoverTimeoutMs: 60_000,
-          jobSeconds: 40,
+          jobSeconds: 70,
         });
         const pod = result.pods[0]?.name ?? '?';
+        const nums = (ls: string[]) => ls.map((l) => l.split(' ').pop()).join(',');
+        process.stderr.write(`[rel] frozen: first worker delivered lines ${nums(firstLines)}, second ${nums(secondLines)}; result logLines ${result.logLines}, reattached ${result.reattached}\n`);
         const wrongResults = (result.status !== 'Succeeded' ? 1 : 0) + (result.reattached ? 0 : 1) + (jobs[0]?.spec?.suspend === true ? 1 : 0) + (result.logLines !== expected.length ? 1 : 0);
         return {
           duplicateJobs: rig.observer.duplicateJobs(1),

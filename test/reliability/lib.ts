@@ -382,7 +382,12 @@ export async function wrongResultsOf(what: string, handles: Array<{ result(): Pr
   let wrong = 0;
   for (const h of handles) {
     try {
-      if (!ok(await h.result())) wrong++;
+      const r = await h.result();
+      if (!ok(r)) {
+        wrong++;
+        const { status, reattached, logLines, deleted } = (r ?? {}) as Record<string, unknown>;
+        process.stderr.write(`[rel] ${what}: unexpected result ${JSON.stringify({ status, reattached, logLines, deleted })}\n`);
+      }
     } catch (e) {
       wrong++;
       process.stderr.write(`[rel] ${what}: ${(e as Error).message} / ${(e as { cause?: Error }).cause?.message}\n`);
