@@ -69,10 +69,15 @@ export function trial(kind: string, name: string, body: () => Promise<TrialOutco
       const t0 = Date.now();
       let outcome: TrialOutcome = {};
       let error: string | undefined;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        outcome = await body();
+        // The trial's own bound (before jest's): a hung trial is recorded as failed, not lost.
+        const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the trial did not end within ${timeoutMs - 10_000} ms`)), timeoutMs - 10_000)));
+        outcome = await Promise.race([body(), bound]);
       } catch (e) {
         error = e instanceof Error ? e.message : String(e);
+      } finally {
+        clearTimeout(timer);
       }
       const { figures, ...counts } = outcome;
       const c: TrialCounts = { ...ZERO, ...counts };

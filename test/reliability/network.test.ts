@@ -9,6 +9,8 @@ import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { jobInput, linesFor, logCounts, orphansAfter, trial, trials, withRig, wrongResultsOf, type Rig, type TrialOutcome } from './lib.js';
 
 const N = trials(3, 1);
+/** Each trial's bound: an 8 s Job under faults ends well within it; a hung one is recorded as failed. */
+const NETWORK_TRIAL_MS = 100_000;
 const strip = (l: string) => l.replace(/^\S+\/\S+ /, '');
 
 /** Runs one 8 s Job with 8 lines while `fault` acts, and counts. */
@@ -40,12 +42,14 @@ for (let i = 1; i <= N; i++) {
     withApiProxy('net-5xx', (rig, proxy) =>
       runJob(rig, `l${i}`, async () => {
         const ns = rig.ns;
-        proxy.addRule({ path: new RegExp(`/namespaces/${ns}/`), delayMs: 300, times: 1_000_000 });
+        // The first matching rule answers: the error rules come before the latency on everything.
         proxy.addRule({ method: 'GET', path: new RegExp(`/namespaces/${ns}/pods/[^/]+/log`), status: 503, times: 3 });
         proxy.addRule({ method: 'PATCH', path: new RegExp(`/namespaces/${ns}/jobs/`), status: 429, times: 2, after: 1 });
         proxy.addRule({ method: 'GET', path: new RegExp(`/namespaces/${ns}/pods\\?`), status: 500, times: 2 });
+        proxy.addRule({ path: new RegExp(`/namespaces/${ns}/`), delayMs: 300, times: 1_000_000 });
       }),
     ),
+    NETWORK_TRIAL_MS,
   );
 
   trial('network', `API: connection resets (create, watch, log, cursor write) #${i}`, () =>
@@ -58,6 +62,7 @@ for (let i = 1; i <= N; i++) {
         proxy.addRule({ method: 'PATCH', path: new RegExp(`/namespaces/${ns}/jobs/`), reset: true, after: 2 });
       }),
     ),
+    NETWORK_TRIAL_MS,
   );
 
   trial('network', `API: a blackhole for 10 s (longer than the heartbeat timeout) mid-Job #${i}`, () =>
@@ -67,6 +72,7 @@ for (let i = 1; i <= N; i++) {
         await proxy.blackhole(10_000);
       }),
     ),
+    NETWORK_TRIAL_MS,
   );
 
   trial('network', `API: answers that hang for 8 s (then reset) #${i}`, () =>
@@ -75,6 +81,7 @@ for (let i = 1; i <= N; i++) {
         proxy.addRule({ method: 'GET', path: new RegExp(`/namespaces/${rig.ns}/pods/[^/]+/log`), hangMs: 8_000, times: 2 });
       }),
     ),
+    NETWORK_TRIAL_MS,
   );
 
   trial('network', `API: final errors are final (403 and 422 on create: not retried, nothing created) #${i}`, () =>
@@ -96,6 +103,7 @@ for (let i = 1; i <= N; i++) {
       }
       return { wrongResults, orphans: await orphansAfter(rig.ns, { timeoutMs: 2_000 }) + rig.observer.jobs().length };
     }),
+    NETWORK_TRIAL_MS,
   );
 
   trial('network', `Temporal: 150 ms latency and every connection reset mid-Job #${i}`, () =>
@@ -112,6 +120,7 @@ for (let i = 1; i <= N; i++) {
         await tcp.close();
       }
     }),
+    NETWORK_TRIAL_MS,
   );
 
   trial('network', `Temporal: a blackhole for 10 s (longer than the heartbeat timeout) mid-Job #${i}`, () =>
@@ -127,5 +136,6 @@ for (let i = 1; i <= N; i++) {
         await tcp.close();
       }
     }),
+    NETWORK_TRIAL_MS,
   );
 }

@@ -14,7 +14,7 @@ for (let i = 1; i <= trials(5, 1); i++) {
       const first = await rig.worker();
       const tags = Array.from({ length: JOBS }, (_, j) => `t${i}j${j}`);
       const expected = tags.flatMap((t) => linesFor(t, 6));
-      const handles = await Promise.all(tags.map((tag) => rig.start(jobInput({ ns: rig.ns, tag, seconds: 30, lines: linesFor(tag, 6) }))));
+      const handles = await Promise.all(tags.map((tag) => rig.start(jobInput({ ns: rig.ns, tag, seconds: 60, lines: linesFor(tag, 6) }))));
       const started = (tag: string) => rig.lines().some((l) => l.endsWith(`${tag} line 1`));
       await waitFor(() => tags.every(started), { timeoutMs: 90_000, what: 'a first line of every Job' });
       await rig.worker();
