@@ -21,6 +21,8 @@ const { values: opt } = parseArgs({
     'write-doc': { type: 'boolean', default: false },
     only: { type: 'string' },
     results: { type: 'string' },
+    // Only aggregate an existing results file (--results): e.g. the records of a run cut short.
+    'aggregate-only': { type: 'boolean', default: false },
   },
 });
 const log = (s) => process.stderr.write(`[reliability] ${s}\n`);
@@ -32,18 +34,20 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tkj-reliability-'));
 const resultsFile = opt.results ?? path.join(work, 'results.jsonl');
 const started = new Date();
 
-log('building the package (npm run build)');
-const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: ['ignore', 2, 2] });
+if (opt['aggregate-only'] && !opt.results) throw new Error('--aggregate-only needs --results FILE');
+const run = !opt['aggregate-only'];
+if (run) log('building the package (npm run build)');
+const build = run ? spawnSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: ['ignore', 2, 2] }) : { status: 0 };
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-log('bundling the suite\'s workflows once');
 const bundleFile = path.join(work, 'workflow-bundle.js');
-const { bundleWorkflowCode } = await import('@temporalio/worker');
-const { code } = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'test/reliability/workflows.mjs'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m) => log(m) } });
-fs.writeFileSync(bundleFile, code);
+const { bundleWorkflowCode } = run ? await import('@temporalio/worker') : {};
+if (run) log('bundling the suite\'s workflows once');
+const { code } = !run ? { code: '' } : await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'test/reliability/workflows.mjs'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m) => log(m) } });
+if (run) fs.writeFileSync(bundleFile, code);
 
-log(`running ${opt.quick ? 'quick' : 'full'} trials: ${only.join(', ')}`);
-const jest = spawnSync(
+if (run) log(`running ${opt.quick ? 'quick' : 'full'} trials: ${only.join(', ')}`);
+const jest = !run ? { status: 0 } : spawnSync(
   process.execPath,
   ['--experimental-vm-modules', path.join(repoRoot, 'node_modules/jest/bin/jest.js'), '--selectProjects', 'reliability', '--runInBand', '--forceExit', ...only.map((k) => `test/reliability/${k}.test.ts`)],
   {
