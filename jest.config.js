@@ -24,5 +24,14 @@ export default {
       globalSetup: '<rootDir>/test/helpers/global-setup.js',
       slowTestThreshold: 30,
     },
+    // The reliability suite (crashes, faults, restarts, load): minutes, so not part of `npm test`.
+    // Run it with `npm run test:reliability` (test/reliability/run.mjs), which aggregates its trials.
+    {
+      ...esm,
+      displayName: 'reliability',
+      testMatch: ['<rootDir>/test/reliability/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/helpers/global-setup.js',
+      slowTestThreshold: 120,
+    },
   ],
 };

@@ -24,7 +24,8 @@ export interface CountingProxyOptions {
   cert: Buffer;
   key: Buffer;
   upstreamClientCert?: { cert: Buffer; key: Buffer };
-  intercept?: (seen: SeenRequest, req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Answers a request itself (returns true); `forward` sends it on (e.g. later). */
+  intercept?: (seen: SeenRequest, req: IncomingMessage, res: ServerResponse, forward: () => void) => boolean;
 }
 
 export interface ProxyMark {
@@ -54,6 +55,8 @@ export declare class CountingProxy {
   countByClient(filter?: (r: SeenRequest) => boolean): Map<string, number>;
   openStreams(): number;
   cut(filter: (r: SeenRequest) => boolean): void;
+  hold(): void;
+  release(): void;
   mark(): ProxyMark;
   since(mark: ProxyMark): ProxyCounts;
   close(): Promise<void>;

@@ -57,41 +57,13 @@ export class CountingProxy {
   static async start(o) {
     const upstream = new URL(o.upstream);
     const proxy = new CountingProxy();
+    proxy.upstream = { url: upstream, ca: o.ca, clientCert: o.upstreamClientCert };
     const server = https.createServer({ cert: o.cert, key: o.key }, (req, res) => {
       const seen = { client: clientOf(req.headers.authorization), method: req.method ?? 'GET', path: req.url ?? '/', at: Date.now(), bytes: 0 };
       proxy.requests.push(seen);
-      if (o.intercept?.(seen, req, res)) return;
-      proxy.open.add(seen);
-      res.on('close', () => {
-        proxy.open.delete(seen);
-        proxy.cutters.delete(seen);
-      });
-      const headers = { ...req.headers, host: upstream.host };
-      if (o.upstreamClientCert) delete headers.authorization;
-      const up = https.request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, ca: o.ca, ...(o.upstreamClientCert ?? {}) },
-        (ures) => {
-          res.writeHead(ures.statusCode ?? 502, ures.headers);
-          // Send the headers now, as the API server did: a watch with no event yet has no body, and a
-          // client waits for the headers before its watch counts as started.
-          res.flushHeaders();
-          seen.status = ures.statusCode;
-          seen.answerMs = Date.now() - seen.at;
-          ures.on('data', (b) => (seen.bytes += b.length));
-          ures.pipe(res);
-          // The API server's connection broke mid-answer (it stopped): so does the client's, as without a proxy.
-          ures.on('close', () => {
-            if (!ures.complete) res.destroy();
-          });
-        },
-      );
-      proxy.cutters.set(seen, () => {
-        up.destroy();
-        res.destroy();
-      });
-      up.on('error', () => res.destroy());
-      res.on('close', () => up.destroy());
-      req.pipe(up);
+      const forward = () => proxy.forward(req, res, seen);
+      if (o.intercept?.(seen, req, res, forward)) return;
+      forward();
     });
     server.on('connection', (s) => {
       proxy.connections++;
@@ -115,8 +87,73 @@ export class CountingProxy {
     this.sockets = new Set();
     /** How to cut each open forwarded request (see {@link cut}). */
     this.cutters = new Map();
+    /** Upstream answers being streamed (paused by {@link hold}). */
+    this.streams = new Map();
+    /** Forwards waiting for {@link release}, while a hold is on. */
+    this.held = undefined;
+    this.upstream = undefined;
     this.url = '';
     this.server = undefined;
+  }
+
+  /** Forwards a request upstream and streams the answer back (queued while {@link hold} is on). */
+  forward(req, res, seen) {
+    if (this.held) {
+      this.held.push(() => this.forward(req, res, seen));
+      return;
+    }
+    const { url, ca, clientCert } = this.upstream;
+    this.open.add(seen);
+    res.on('close', () => {
+      this.open.delete(seen);
+      this.cutters.delete(seen);
+    });
+    const headers = { ...req.headers, host: url.host };
+    if (clientCert) delete headers.authorization;
+    const up = https.request({ host: url.hostname, port: url.port, method: req.method, path: req.url, headers, ca, ...(clientCert ?? {}) }, (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.headers);
+      // Send the headers now, as the API server did: a watch with no event yet has no body, and a
+      // client waits for the headers before its watch counts as started.
+      res.flushHeaders();
+      seen.status = ures.statusCode;
+      seen.answerMs = Date.now() - seen.at;
+      ures.on('data', (b) => (seen.bytes += b.length));
+      this.streams.set(ures, res);
+      ures.on('close', () => this.streams.delete(ures));
+      ures.pipe(res);
+      if (this.held) {
+        ures.unpipe(res);
+        ures.pause();
+      }
+      // The API server's connection broke mid-answer (it stopped): so does the client's, as without a proxy.
+      ures.on('close', () => {
+        if (!ures.complete) res.destroy();
+      });
+    });
+    this.cutters.set(seen, () => {
+      up.destroy();
+      res.destroy();
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  }
+
+  /** A blackhole: new requests wait and open answers (watches, log streams) stop flowing, until {@link release}. */
+  hold() {
+    this.held ??= [];
+    for (const [s, res] of this.streams) {
+      s.unpipe(res);
+      s.pause();
+    }
+  }
+
+  /** Ends {@link hold}: open answers flow again and the waiting requests are forwarded. */
+  release() {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const [s, res] of this.streams) s.pipe(res);
+    for (const f of held) f();
   }
 
   /** Resets the open forwarded requests that `filter` matches (client and upstream connections). */

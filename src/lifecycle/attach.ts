@@ -6,6 +6,7 @@
  * it, then it is resumed. A retry re-runs the companion and resume steps; both are idempotent.
  */
 import { FailureType } from '../failures.js';
+import { crashPoint } from '../crash-hook.js';
 import { KubernetesJobsError } from '../errors.js';
 import { KEEP_ANNOTATION, type KubernetesObject } from '../manifest.js';
 import type { KubeClient, V1Job } from '../kube.js';
@@ -49,6 +50,7 @@ export async function createOrReattach(kube: KubeClient, plan: JobPlan, prior: R
       toCreate.spec.suspend = true;
       toCreate.metadata = { ...toCreate.metadata, annotations: { ...toCreate.metadata?.annotations, [SUSPENDED_ANNOTATION]: 'true' } };
     }
+    crashPoint('before-create');
     try {
       job = (await kube.create(toCreate)) as unknown as V1Job;
     } catch (err) {
@@ -59,6 +61,7 @@ export async function createOrReattach(kube: KubeClient, plan: JobPlan, prior: R
       reattached = true;
     }
   }
+  crashPoint('after-create');
   onCreated(job);
   return { job: await completeSetup(kube, plan, job), reattached };
 }
@@ -68,6 +71,7 @@ async function completeSetup(kube: KubeClient, plan: JobPlan, job: V1Job): Promi
   try {
     await ensureCompanions(kube, plan.companions, job, plan.owner);
     if (job.spec?.suspend && job.metadata?.annotations?.[SUSPENDED_ANNOTATION] === 'true') {
+      crashPoint('before-resume');
       return await kube.patchJob(plan.namespace, plan.jobName, { spec: { suspend: false }, metadata: { annotations: { [SUSPENDED_ANNOTATION]: 'resumed' } } });
     }
     return job;

@@ -6,6 +6,7 @@
  * move a cursor backwards. The pure cursor logic is in `../logs.ts`.
  */
 import { FailureType } from '../failures.js';
+import { crashPoint } from '../crash-hook.js';
 import { KubernetesJobsError } from '../errors.js';
 import type { KubeClient, V1Job, V1Pod } from '../kube.js';
 import {
@@ -342,6 +343,7 @@ export class LogDelivery {
       if (fresh.length === 0 || !pos) return;
       const next: PersistedCursors = { cursors: { ...this.persisted.cursors, [key]: pos }, seq: this.persisted.seq + fresh.length };
       await this.persist(next);
+      crashPoint('after-cursor-write');
       this.persisted = next;
       const { jobName, namespace } = this.plan;
       for (const l of fresh) {
@@ -403,6 +405,7 @@ export class LogDelivery {
     const text = await this.kube.readLog(this.plan.namespace, podName, c, since, previous ? { previous: true } : {});
     if (!text) return; // undefined: not started, gone, or (previous) no earlier instance
     const r = consumeLogChunk(cursor, text, { final });
+    if (!this.finalPhase) crashPoint('in-periodic-tail');
     await this.deliver(podName, c, r.lines, cursor);
   }
 
@@ -437,6 +440,7 @@ export class LogDelivery {
           (chunk) => {
             if (this.followersClosed) return;
             const start = reader.cursor;
+            crashPoint('in-follow-stream');
             const lines = reader.push(chunk);
             if (lines.length) this.deliver(podName, c, lines, start).catch((e) => this.trouble(e));
           },

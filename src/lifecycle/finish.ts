@@ -3,6 +3,7 @@
  * left unwatched, deletion on cancellation).
  */
 import { FailureType } from '../failures.js';
+import { crashPoint } from '../crash-hook.js';
 import { KubernetesJobsError } from '../errors.js';
 import type { KubeClient, V1Job, V1Pod } from '../kube.js';
 import { exitCodes, failureDetails, jobOutput, summarizePods, type JobState } from '../job-status.js';
@@ -33,6 +34,7 @@ export async function finishJob(kube: KubeClient, plan: JobPlan, outcome: JobSta
   let deleted = false;
   if (plan.cleanup === 'always' || (plan.cleanup === 'onSuccess' && outcome.kind === 'succeeded')) {
     deleted = await kube.deleteJob(namespace, jobName, 'Background');
+    crashPoint('after-cleanup-delete');
   } else if (outcome.kind === 'failed' && (outcome.type === 'ImagePullFailed' || outcome.type === 'Unschedulable')) {
     // Failed fast while still pending: kept for inspection, but suspended so it cannot start later.
     await kube.patchJob(namespace, jobName, { spec: { suspend: true } }).catch(() => undefined);
@@ -81,6 +83,7 @@ export async function deleteAndWait(kube: KubeClient, namespace: string, jobName
       await new Promise((r) => setTimeout(r, 250 * 2 ** attempt)); // backoff after an API error
     }
   }
+  crashPoint('in-cancel-delete');
   if (!existed) return true;
   let resolveGone!: (gone: true) => void;
   const gone = new Promise<true>((r) => (resolveGone = r));

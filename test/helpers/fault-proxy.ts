@@ -12,12 +12,19 @@ import { tempDir } from './tmp.js';
 
 export type { SeenRequest };
 
-/** Answers matching requests with `status` instead of forwarding them, `times` times (default once). */
+/**
+ * Answers matching requests with `status` instead of forwarding them, `times` times (default once).
+ * Instead of a status, a rule can `reset` the connection (no answer), `hangMs` (hold the request that
+ * long, then reset it: a server that stopped answering) or `delayMs` (forward it late).
+ */
 export interface FaultRule {
   method?: string;
   /** Matched against the request's path and query (e.g. `/apis/batch/v1/namespaces/x/jobs?`). */
   path: RegExp;
-  status: number;
+  status?: number;
+  reset?: boolean;
+  hangMs?: number;
+  delayMs?: number;
   times?: number;
   /** Only requests after this many matching ones were forwarded (e.g. 1: leave the first alone). */
   after?: number;
@@ -65,19 +72,37 @@ export class FaultProxy {
       ca: fs.readFileSync(env.caFile),
       cert: fs.readFileSync(path.join(pki, 'apiserver.crt')),
       key: fs.readFileSync(path.join(pki, 'apiserver.key')),
-      intercept: (seen, req, res) => {
+      intercept: (seen, req, res, forward) => {
         const p = holder.proxy!;
-        const rule: { status: number } | undefined = p.blocked?.(seen) ? { status: 503 } : p.match(seen);
+        const rule: FaultRule | undefined = p.blocked?.(seen) ? { path: /./, status: 503 } : p.match(seen);
         if (!rule) return false;
-        seen.injected = rule.status;
+        if (rule.status === undefined) {
+          // 0: reset or held (no answer from the proxy itself).
+          seen.injected = rule.reset || rule.hangMs ? 0 : undefined;
+          if (rule.reset) req.socket.destroy();
+          else setTimeout(() => (rule.hangMs ? req.socket.destroy() : forward()), rule.hangMs ?? rule.delayMs ?? 0);
+          return true;
+        }
+        const status = rule.status;
+        seen.injected = status;
         req.resume();
-        res.writeHead(rule.status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `injected by the fault proxy (${rule.status})`, code: rule.status }));
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `injected by the fault proxy (${status})`, code: status }));
         return true;
       },
     });
     holder.proxy = new FaultProxy(proxy);
     return holder.proxy;
+  }
+
+  /**
+   * A blackhole: nothing gets through for `ms` (new requests are held, open answers such as watches
+   * and log streams stop flowing), then everything resumes. Resolves when it is lifted.
+   */
+  async blackhole(ms: number): Promise<void> {
+    this.proxy.hold();
+    await new Promise((r) => setTimeout(r, ms));
+    this.proxy.release();
   }
 
   /** Adds a rule; returns it, so its `hits` can be read later. */

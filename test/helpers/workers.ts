@@ -8,10 +8,23 @@ import { stackEnv } from './stack.js';
 const fixture = fileURLToPath(new URL('../fixtures/crash-worker.mjs', import.meta.url));
 const children: ChildProcess[] = [];
 
+/** Options of {@link startWorker}. */
+export interface WorkerProcessOptions {
+  /** Kubeconfig of the worker. @default the stack's admin kubeconfig */
+  kubeconfig?: string;
+  /** Temporal frontend (e.g. through a fault proxy). @default the stack's */
+  temporalAddress?: string;
+  /** Extra environment (TKJ_CRASH_AT, TKJ_WORKFLOWS_PATH, TKJ_TEMPLATE_DIRS: see the fixture). */
+  env?: Record<string, string>;
+}
+
 /** Starts a worker process on `taskQueue`; resolves once it polls. */
-export function startWorker(taskQueue: string, linesFile: string, opts: { kubeconfig?: string } = {}): Promise<ChildProcess> {
+export function startWorker(taskQueue: string, linesFile: string, opts: WorkerProcessOptions = {}): Promise<ChildProcess> {
   const env = stackEnv();
-  const child = spawn(process.execPath, [fixture, env.temporalAddress, taskQueue, opts.kubeconfig ?? env.kubeconfig, linesFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [fixture, opts.temporalAddress ?? env.temporalAddress, taskQueue, opts.kubeconfig ?? env.kubeconfig, linesFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...opts.env },
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (b: Buffer) => b.toString().includes('ready') && resolve(child));
@@ -40,7 +53,11 @@ export interface InProcessWorker {
 }
 
 /** Starts a worker in this process (workflows from the built dist/, activities from src/). */
-export async function startInProcessWorker(taskQueue: string, options: import('../../src/activities.js').KubernetesJobActivitiesOptions): Promise<InProcessWorker> {
+export async function startInProcessWorker(
+  taskQueue: string,
+  options: import('../../src/activities.js').KubernetesJobActivitiesOptions,
+  workerOptions: { maxConcurrentActivityTaskExecutions?: number } = {},
+): Promise<InProcessWorker> {
   const { NativeConnection, Worker } = await import('@temporalio/worker');
   const { Client, Connection } = await import('@temporalio/client');
   const { KubernetesJobsPlugin } = await import('../../src/plugin.js');
@@ -49,7 +66,11 @@ export async function startInProcessWorker(taskQueue: string, options: import('.
   const worker = await Worker.create({
     connection,
     taskQueue,
-    workflowsPath: fileURLToPath(new URL('../../dist/workflow/index.js', import.meta.url)),
+    ...workerOptions,
+    // A prebuilt bundle (the reliability runner makes one) saves bundling the workflows per worker.
+    ...(process.env.TKJ_WORKFLOW_BUNDLE
+      ? { workflowBundle: { codePath: process.env.TKJ_WORKFLOW_BUNDLE } }
+      : { workflowsPath: fileURLToPath(new URL('../../dist/workflow/index.js', import.meta.url)) }),
     plugins: [new KubernetesJobsPlugin(options)],
   });
   const running = worker.run();

@@ -6,6 +6,7 @@
 # See docs/local-stack.md.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
 
 T0=$(date +%s%N)
 elapsed() { local ms=$(( ($(date +%s%N) - T0) / 1000000 )); printf '%d.%01ds' $((ms / 1000)) $(((ms % 1000) / 100)); }
@@ -18,21 +19,8 @@ if ! flock -n 9; then
   flock -w 5400 9 || die "timed out waiting for the other stack:up/down"
 fi
 
-CURL_ADMIN=(curl -sS --max-time 3 --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key")
-
-temporal_healthy() {
-  "$STACK_BIN/temporal" operator cluster health --address "127.0.0.1:$PORT_TEMPORAL" >/dev/null 2>&1
-}
-temporal_ui_ready() {
-  [ "$(curl -sS --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_TEMPORAL_UI/" 2>/dev/null)" = 200 ]
-}
-log_writer_ready() { [ "$(cat "$POD_LOGS_DIR/_writer/.ready" 2>/dev/null)" = "$(recorded_pid log-writer)" ]; }
-apiserver_ready() {
-  [ "$("${CURL_ADMIN[@]}" "https://127.0.0.1:$PORT_APISERVER/readyz" 2>/dev/null)" = ok ]
-}
-
 # A running stack started from other scripts/stages/versions is restarted, not reused.
-CONFIG_HASH=$(cat "$STACK_SCRIPTS_DIR/up.sh" "$STACK_SCRIPTS_DIR/lib.sh" "$STACK_SCRIPTS_DIR/versions.env" "$STACK_SCRIPTS_DIR/kwok-stages.yaml" "$STACK_SCRIPTS_DIR/log-writer.mjs" | cksum | cut -d' ' -f1)
+CONFIG_HASH=$(cat "$STACK_SCRIPTS_DIR/up.sh" "$STACK_SCRIPTS_DIR/lib.sh" "$STACK_SCRIPTS_DIR/procs.sh" "$STACK_SCRIPTS_DIR/versions.env" "$STACK_SCRIPTS_DIR/kwok-stages.yaml" "$STACK_SCRIPTS_DIR/log-writer.mjs" | cksum | cut -d' ' -f1)
 
 stack_healthy() {
   [ -f "$ENV_FILE" ] || return 1
@@ -82,6 +70,8 @@ done
 
 mkdir -p "$PIDS_DIR" "$PROC_LOGS_DIR" "$PKI_DIR" "$DATA_DIR" "$POD_LOGS_DIR" "$KWOK_WORKDIR_PATH"
 chmod 700 "$PKI_DIR"
+# Process logs start empty (start() appends, so that restart.sh keeps a process's earlier lines).
+for p in $STACK_PROCS; do : >"$PROC_LOGS_DIR/$p.log"; done
 
 # ---------------------------------------------------------------- PKI (openssl; ~1 s)
 gen_pki() {
@@ -140,15 +130,6 @@ chmod 600 "$ADMIN_KUBECONFIG"
 KUBECTL=("$STACK_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG")
 
 # ---------------------------------------------------------------- process helpers
-# start NAME CMD...: run detached (own session, so a Ctrl-C in the caller's terminal does not
-# reach it), output to logs/NAME.log, pid to pids/NAME. setsid execs in place, so $! is the pid.
-start() {
-  local name=$1; shift
-  # 9>&-: the stack lock must not be inherited, or it would stay held while the process runs.
-  setsid "$@" </dev/null >"$PROC_LOGS_DIR/$name.log" 2>&1 9>&- &
-  echo $! >"$PIDS_DIR/$name"
-}
-
 # wait_for WHAT TIMEOUT_S PROC CMD...: poll CMD (every 0.2 s) until it succeeds, with a deadline;
 # fail at once if PROC (a started process name, or -) has exited. Prints progress every 5 s.
 wait_for() {
@@ -172,34 +153,14 @@ wait_for() {
 
 # ---------------------------------------------------------------- etcd + Temporal
 log "starting etcd and the Temporal dev server"
-start etcd "$STACK_BIN/etcd" --name tkj --data-dir "$DATA_DIR/etcd" \
-  --listen-client-urls "http://127.0.0.1:$PORT_ETCD" --advertise-client-urls "http://127.0.0.1:$PORT_ETCD" \
-  --listen-peer-urls "http://127.0.0.1:$PORT_ETCD_PEER" --initial-advertise-peer-urls "http://127.0.0.1:$PORT_ETCD_PEER" \
-  --initial-cluster "tkj=http://127.0.0.1:$PORT_ETCD_PEER" \
-  --unsafe-no-fsync --quota-backend-bytes=2147483648 --log-level=warn
+start_proc etcd
+start_proc temporal
 
-start temporal "$STACK_BIN/temporal" server start-dev --ip 127.0.0.1 --port "$PORT_TEMPORAL" \
-  --ui-ip 127.0.0.1 --ui-port "$PORT_TEMPORAL_UI" \
-  --db-filename "$DATA_DIR/temporal.db" --log-level warn
-
-etcd_healthy() { curl -sS --max-time 2 "http://127.0.0.1:$PORT_ETCD/health" | grep -q '"health":"true"'; }
 wait_for "etcd" 30 etcd etcd_healthy
 
 # ---------------------------------------------------------------- kube-apiserver
 log "starting kube-apiserver"
-start kube-apiserver "$STACK_BIN/kube-apiserver" \
-  --etcd-servers="http://127.0.0.1:$PORT_ETCD" \
-  --bind-address=127.0.0.1 --secure-port="$PORT_APISERVER" --advertise-address=127.0.0.1 \
-  --tls-cert-file="$PKI_DIR/apiserver.crt" --tls-private-key-file="$PKI_DIR/apiserver.key" \
-  --client-ca-file="$PKI_DIR/ca.crt" \
-  --authorization-mode=Node,RBAC \
-  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-  --service-account-key-file="$PKI_DIR/sa.pub" --service-account-signing-key-file="$PKI_DIR/sa.key" \
-  --service-cluster-ip-range=10.0.0.0/24 \
-  --kubelet-preferred-address-types=InternalIP,Hostname \
-  --kubelet-client-certificate="$PKI_DIR/admin.crt" --kubelet-client-key="$PKI_DIR/admin.key" \
-  --endpoint-reconciler-type=none \
-  --profiling=false
+start_proc kube-apiserver
 
 wait_for "kube-apiserver /readyz" 60 kube-apiserver apiserver_ready
 
@@ -208,32 +169,14 @@ log "starting kube-controller-manager, kube-scheduler and kwok"
 # kwok serves pod logs from ClusterLogs/Logs objects (CRDs): install them before kwok starts.
 "${KUBECTL[@]}" apply -f "$TOOLS_DIR/kwok-crds/kwok.x-k8s.io_clusterlogs.yaml" -f "$TOOLS_DIR/kwok-crds/kwok.x-k8s.io_logs.yaml" >/dev/null
 
-start kube-controller-manager "$STACK_BIN/kube-controller-manager" \
-  --kubeconfig="$ADMIN_KUBECONFIG" \
-  --bind-address=127.0.0.1 --secure-port="$PORT_KCM" \
-  --leader-elect=false \
-  --service-account-private-key-file="$PKI_DIR/sa.key" --root-ca-file="$PKI_DIR/ca.crt" \
-  --use-service-account-credentials=true \
-  --cluster-signing-cert-file="$PKI_DIR/ca.crt" --cluster-signing-key-file="$PKI_DIR/ca.key" \
-  --kube-api-qps=100 --kube-api-burst=200 \
-  --profiling=false
+start_proc kube-controller-manager
 
-start kube-scheduler "$STACK_BIN/kube-scheduler" \
-  --kubeconfig="$ADMIN_KUBECONFIG" \
-  --bind-address=127.0.0.1 --secure-port="$PORT_SCHEDULER" \
-  --leader-elect=false --profiling=false
+start_proc kube-scheduler
 
 for crd in clusterlogs.kwok.x-k8s.io logs.kwok.x-k8s.io; do
   "${KUBECTL[@]}" wait --for=condition=Established "crd/$crd" --timeout=30s >/dev/null
 done
-KWOK_WORKDIR="$KWOK_WORKDIR_PATH" start kwok "$STACK_BIN/kwok" \
-  --kubeconfig="$ADMIN_KUBECONFIG" \
-  --config="$STACK_SCRIPTS_DIR/kwok-stages.yaml" \
-  --manage-all-nodes \
-  --node-ip=127.0.0.1 --node-port="$PORT_KWOK" --server-address="127.0.0.1:$PORT_KWOK" \
-  --cidr=10.244.0.1/16 \
-  --node-lease-duration-seconds=40 \
-  --enable-crds=ClusterLogs,Logs
+start_proc kwok
 
 # Two fake nodes: InternalIP 127.0.0.1 (so the apiserver proxies pods/log to kwok on loopback),
 # kubelet port = kwok's server, roomy allocatable.
@@ -267,7 +210,6 @@ EOF
 }
 nodes_yaml | "${KUBECTL[@]}" create -f - >/dev/null
 
-kwok_healthy() { [ "$(curl -sS --max-time 2 "http://127.0.0.1:$PORT_KWOK/healthz")" = ok ]; }
 wait_for "kwok server" 30 kwok kwok_healthy
 nodes_ready() {
   local s
@@ -277,16 +219,12 @@ nodes_ready() {
 wait_for "2 Ready nodes" 60 kwok nodes_ready
 default_sa() { "${KUBECTL[@]}" -n default get serviceaccount default; }
 wait_for "ServiceAccount default/default" 60 kube-controller-manager default_sa
-sched_healthy() { curl -sSk --max-time 2 "https://127.0.0.1:$PORT_SCHEDULER/healthz" | grep -qx ok; }
 wait_for "kube-scheduler" 30 kube-scheduler sched_healthy
 wait_for "Temporal dev server" 60 temporal temporal_healthy
 wait_for "Temporal Web UI" 60 temporal temporal_ui_ready
 
 # Pod log writer: the kwok.temporal-k8s-jobs/logs annotation, and an (empty) log for every pod.
-NODE_BIN=$(command -v node) || die "'node' is not on PATH (the stack's pod log writer is a Node script)"
-start log-writer "$NODE_BIN" "$STACK_SCRIPTS_DIR/log-writer.mjs" \
-  --server "https://127.0.0.1:$PORT_APISERVER" --ca "$PKI_DIR/ca.crt" --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key" \
-  --dir "$POD_LOGS_DIR"
+start_proc log-writer
 wait_for "pod log writer" 30 log-writer log_writer_ready
 
 cat >"$ENV_FILE.tmp" <<EOF
