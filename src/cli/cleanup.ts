@@ -5,7 +5,8 @@
  */
 import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
 import { Client } from '@temporalio/client';
-import { defaultNamespace, loadKubeConfig } from '../kube.js';
+import { KubeClient, defaultNamespace, loadKubeConfig } from '../kube.js';
+import { RESULT_FINALIZER } from '../lifecycle/finish.js';
 import { LABEL_MANAGED_BY, MANAGED_BY_VALUE } from '../naming.js';
 import { type Io, UsageError, parse } from './common.js';
 import { TEMPORAL_USAGE, connectClient, resolveTemporal } from './connection.js';
@@ -103,6 +104,8 @@ export async function cleanupCommand(args: string[], io: Io): Promise<number> {
       try {
         // Background: the Job goes now; the garbage collector removes its pods and owned companions.
         await batch.deleteNamespacedJob({ name: r.job, namespace: r.namespace, body: { propagationPolicy: 'Background' } });
+        // A Job whose workflow ended without releasing it (terminated) still has the result finalizer.
+        await new KubeClient(kc).removeFinalizer(r.namespace, r.job, RESULT_FINALIZER);
       } catch (err) {
         if ((err as { code?: number }).code === 404) continue;
         throw new Error(`cannot delete Job ${r.namespace}/${r.job}: ${firstLine(err)}`, { cause: err });

@@ -10,6 +10,7 @@ import { interpretWatchedJob, type JobState } from '../job-status.js';
 import type { JobProgress } from '../types.js';
 import type { JobPlan } from './plan.js';
 import type { Reporter } from './report.js';
+import type { ScaleUpTracker } from './scale-up.js';
 
 /** The failure of a Job that vanished (or started being deleted) before it finished. */
 export class JobGoneError extends KubernetesJobsError {
@@ -34,6 +35,8 @@ export class JobWatch {
   private readonly podCache: WatchedCache<V1Pod>;
 
   private readonly jobUid: string | undefined;
+  /** Scale-ups of unschedulable pods (set by the lifecycle); without it none is known. */
+  scaleUps: ScaleUpTracker | undefined;
 
   /** @param jobUid the watched Job's UID: pods of an earlier Job of the same name are not its pods */
   constructor(
@@ -93,7 +96,12 @@ export class JobWatch {
   private evaluate(): void {
     const j = this.jobCache.list()[0];
     const pods = this.pods();
-    const state = interpretWatchedJob(j as never, pods as never, { now: Date.now(), failFastGraceMs: this.plan.graceMs });
+    const state = interpretWatchedJob(j as never, pods as never, {
+      now: Date.now(),
+      failFastGraceMs: this.plan.graceMs,
+      unschedulableGraceMs: this.plan.unschedulableGraceMs,
+      scaleUp: this.scaleUps?.lookup,
+    });
     if (state === 'deleted' || !j) {
       if (this.watching) {
         this.fail(deletedWhileRunning(this.plan.target));

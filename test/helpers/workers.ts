@@ -8,10 +8,17 @@ import { stackEnv } from './stack.js';
 const fixture = fileURLToPath(new URL('../fixtures/crash-worker.mjs', import.meta.url));
 const children: ChildProcess[] = [];
 
-/** Starts a worker process on `taskQueue`; resolves once it polls. */
-export function startWorker(taskQueue: string, linesFile: string, opts: { kubeconfig?: string } = {}): Promise<ChildProcess> {
+/**
+ * Starts a worker process on `taskQueue`; resolves once it polls. `env` is added to its environment
+ * (e.g. `TKJ_CRASH_AT: 'after-result-recorded'`: it SIGKILLs itself at that lifecycle point, see
+ * src/lifecycle/crash-points.ts).
+ */
+export function startWorker(taskQueue: string, linesFile: string, opts: { kubeconfig?: string; env?: Record<string, string> } = {}): Promise<ChildProcess> {
   const env = stackEnv();
-  const child = spawn(process.execPath, [fixture, env.temporalAddress, taskQueue, opts.kubeconfig ?? env.kubeconfig, linesFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [fixture, env.temporalAddress, taskQueue, opts.kubeconfig ?? env.kubeconfig, linesFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (b: Buffer) => b.toString().includes('ready') && resolve(child));
