@@ -16,7 +16,7 @@ const sandboxBanned = {
   patterns: [
     { group: ['node:*'], message: 'Node built-ins are not available in the workflow sandbox.' },
     { group: ['fs', 'path', 'os', 'child_process', 'http', 'https', 'net', 'crypto', 'url', 'util', 'stream', 'events', 'process', 'timers'], message: 'Node built-ins are not available in the workflow sandbox.' },
-    { group: ['../*', '!../failures.js', '!../types.js', '!../duration.js', '!../dag-types.js', '!../rendered-subdir.js'], message: 'Workflow code may import only sandbox-safe modules (failures, types, dag-types, duration, rendered-subdir).' },
+    { group: ['../*', '!../failures.js', '!../types.js', '!../duration.js', '!../dag-types.js', '!../cleanup-types.js', '!../rendered-subdir.js'], message: 'Workflow code may import only sandbox-safe modules (failures, types, dag-types, cleanup-types, duration, rendered-subdir).' },
   ],
 };
 

@@ -40,6 +40,8 @@ import { ScaleUpTracker } from './lifecycle/scale-up.js';
 import { crashPoint } from './lifecycle/crash-points.js';
 import { FailureType } from './failures.js';
 import { createDagActivities } from './dag-activities.js';
+import { cleanupActivity, type CleanupInput, type CleanupResult } from './cleanup.js';
+import { jobMetrics } from './metrics.js';
 
 export { LOG_CURSOR_ANNOTATION } from './lifecycle/delivery.js';
 export { SUSPENDED_ANNOTATION } from './lifecycle/attach.js';
@@ -83,7 +85,11 @@ export interface KubernetesJobActivitiesOptions {
   renderedOutputDir?: string;
   /** Where log lines go. @default the activity logger (`log.info(line)`) */
   logSink?: LogSink;
-  /** Seconds between heartbeats (progress and cancellation delivery). @default 2 */
+  /**
+   * Longest time in seconds between heartbeats while nothing changes (a keep-alive; a change of phase,
+   * pod counts or delivered lines is sent at once, within the SDK's throttle).
+   * @default 40% of the activity's heartbeat timeout (8 s with the workflow's 20 s), 30 s without one
+   */
   heartbeatSeconds?: number;
 }
 
@@ -123,7 +129,7 @@ export function createKubernetesJobActivities(options: KubernetesJobActivitiesOp
     /** Renders, applies and waits for one Kubernetes Job. See {@link KubernetesJobInput}. */
     async kubernetesJobsRunJob(input: KubernetesJobInput): Promise<KubernetesJobResult> {
       try {
-        return await runJob(input, options, kube());
+        return await jobMetrics.run(input.template, () => runJob(input, options, kube()));
       } catch (err) {
         throw toFailure(err);
       }
@@ -153,6 +159,14 @@ export function createKubernetesJobActivities(options: KubernetesJobActivitiesOp
       } catch (err) {
         throw toFailure(err);
       }
+    },
+    /**
+     * Deletes this package's finished Jobs past a retention, never one whose workflow still runs (what
+     * `cleanupWorkflow` runs; the same rules as `temporal-k8s-jobs cleanup`). Workflow statuses are read
+     * with the worker's own Temporal client, in the worker's Temporal namespace.
+     */
+    async kubernetesJobsCleanup(input: CleanupInput): Promise<CleanupResult> {
+      return cleanupActivity(input, kube().kc, options.namespace);
     },
   };
 }
@@ -190,21 +204,20 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
   // An earlier attempt recorded the answer on the Job: exactly that answer, whatever the pods are now.
   if ('recorded' in attached) return await settleAnswer(kube, plan, attached.recorded);
   const { job, reattached } = attached;
+  if (!reattached) jobMetrics.started(input.template);
   report.update({ phase: 'Pending' });
 
   // 3. Watch, delivering logs meanwhile.
-  const sink: LogSink = options.logSink ?? ((line, meta) => ctx.log.info(line, { jobName: meta.jobName, pod: meta.pod, container: meta.container }));
+  const sink: LogSink = jobMetrics.countLines(options.logSink ?? ((line, meta) => ctx.log.info(line, { jobName: meta.jobName, pod: meta.pod, container: meta.container })));
   const watch = new JobWatch(kube, plan, report, job.metadata?.uid);
   const attemptToken = `${info.attempt}:${randomBytes(4).toString('hex')}`;
   const delivery = new LogDelivery(kube, plan, sink, report, job, attemptToken, (e) => watch.fail(e), (e) => ctx.log.warn(`log delivery of ${plan.target} is retried: ${(e as Error).message}`));
+  // Keep-alive heartbeats go on until the activity returns (final tail, cleanup, deletion on cancel).
+  const heartbeats = setInterval(() => report.keepAlive(), report.keepAliveMs);
+  // Events of pods unschedulable past their grace are looked at: a cluster-autoscaler scale-up waits longer.
   const scaleUps = new ScaleUpTracker(kube, plan, () => watch.tick());
   watch.scaleUps = scaleUps;
-  // Heartbeats go on until the activity returns (final tail, cleanup, deletion on cancel).
-  const heartbeats = setInterval(() => {
-    scaleUps.poll(watch.pods()); // events of pods unschedulable past their grace: a scale-up waits longer
-    watch.tick(); // grace periods expire with time, not only with events
-    report.beat();
-  }, plan.heartbeatMs);
+  const scaleUpPoll = setInterval(() => scaleUps.poll(watch.pods()), SCALE_UP_POLL_MS);
   const stopAll = async () => {
     delivery.stopLive();
     await watch.stop();
@@ -218,6 +231,7 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
     // The pods as they were when the Job finished: pods deleted from now on (a TTL delete of a Job not
     // held by the result finalizer, the Job controller removing a failed Job's pods) keep their last state.
     const seen = watch.pods();
+    jobMetrics.finished(input.template, watch.job() ?? job, outcome);
     crashPoint('after-outcome');
 
     // 4. Final logs.
@@ -246,9 +260,13 @@ async function runJob(input: KubernetesJobInput, options: KubernetesJobActivitie
     throw err;
   } finally {
     clearInterval(heartbeats);
+    clearInterval(scaleUpPoll);
     await stopAll();
   }
 }
+
+/** How often pods unschedulable past their grace are checked for scale-up events (a list only for those). */
+const SCALE_UP_POLL_MS = 1000;
 
 /** The pods seen when the Job finished, each as last known (a pod gone since keeps its last state). */
 function latestPods(seen: readonly V1Pod[], now: readonly V1Pod[]): V1Pod[] {

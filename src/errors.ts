@@ -21,3 +21,9 @@ export class KubernetesJobsError extends Error {
     return this.options.details;
   }
 }
+
+/** First line of an error message (gRPC/native and Kubernetes client errors can be long). */
+export function firstLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return (msg.split('\n').find((l) => l.trim()) ?? msg).trim();
+}

@@ -19,3 +19,5 @@ export { deriveJobName, ownership, isOwnedBy } from './naming.js';
 export type * from './types.js';
 export type * from './dag-types.js';
 export { DAG_STATE_QUERY } from './dag-types.js';
+export type { CleanupInput, CleanupResult, CleanedJob } from './cleanup-types.js';
+export { METRICS, METRIC_BUCKETS } from './metrics.js';

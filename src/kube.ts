@@ -9,6 +9,7 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { createHash } from 'node:crypto';
 import {
   BatchV1Api,
   CoreV1Api,
@@ -26,9 +27,11 @@ import {
 } from '@kubernetes/client-node';
 import { FailureType } from './failures.js';
 import { KubernetesJobsError } from './errors.js';
+import { jobMetrics } from './metrics.js';
 import type { KubernetesObject } from './manifest.js';
+import { SharedWatches, type JobSubscription } from './shared-watch.js';
 
-export type { KubeConfig, V1Job, V1Pod, CoreV1Event };
+export type { KubeConfig, V1Job, V1Pod, CoreV1Event, JobSubscription };
 
 /** Where credentials come from. With none set: in-cluster when running in a pod, else KUBECONFIG / ~/.kube/config. */
 export interface LoadKubeConfigOptions {
@@ -143,6 +146,7 @@ function apiMessage(err: unknown): string {
 export function kubeError(err: unknown, operation: string, target: string): KubernetesJobsError {
   if (err instanceof KubernetesJobsError) return err;
   const status = statusOf(err);
+  jobMetrics.apiError(status);
   if (status === undefined) {
     // No HTTP status is not automatically a network error: a configuration or TLS problem fails the
     // same way on every try, so it is final, with one clear message.
@@ -195,6 +199,71 @@ async function call<T>(operation: string, target: string, fn: () => Promise<T>):
 // ---------------------------------------------------------------------------------------------
 // Client
 
+/** Free keep-alive connections are closed after this long unused (below API servers' idle timeouts). */
+const IDLE_SOCKET_MS = 30_000;
+/** Connection agents kept per KubeConfig (one per distinct TLS identity; client certificates can rotate). */
+const MAX_AGENTS = 4;
+const SHARED_AGENTS = Symbol('temporal-k8s-jobs.sharedAgents');
+
+/**
+ * Makes every request of `kc` (generated API clients, watches, logs) reuse keep-alive connections:
+ * @kubernetes/client-node 1.4 builds a new agent per request, so every read and watch would pay a fresh
+ * TCP and TLS handshake. Agents are shared per cluster and TLS identity (server, proxy, CA, client
+ * certificate), so a rotated certificate gets a new agent. Idempotent.
+ */
+export function shareConnections(kc: KubeConfig): void {
+  type AgentFactory = (cluster: unknown, options: https.AgentOptions) => http.Agent;
+  const k = kc as unknown as { createAgent: AgentFactory; [SHARED_AGENTS]?: Map<string, http.Agent> };
+  if (k[SHARED_AGENTS] || typeof k.createAgent !== 'function') return;
+  const agents = new Map<string, http.Agent>();
+  k[SHARED_AGENTS] = agents;
+  const create = k.createAgent.bind(kc);
+  k.createAgent = (cluster, options) => {
+    const c = (cluster ?? {}) as { server?: string; proxyUrl?: string };
+    const hash = createHash('sha256');
+    for (const v of [c.server, c.proxyUrl, options.ca, options.cert, options.key, options.pfx, options.passphrase, options.rejectUnauthorized, options.servername]) {
+      hash.update(v === undefined ? '\0u' : Buffer.isBuffer(v) ? v : JSON.stringify(v));
+      hash.update('\0');
+    }
+    const key = hash.digest('hex');
+    let agent = agents.get(key);
+    if (!agent) {
+      agent = create(cluster, { ...options, keepAlive: true, timeout: IDLE_SOCKET_MS });
+      agents.set(key, agent);
+      if (agents.size > MAX_AGENTS) {
+        // The oldest identity is no longer used: close its idle connections (open ones end on their own).
+        const [oldKey, old] = agents.entries().next().value as [string, http.Agent];
+        agents.delete(oldKey);
+        for (const list of Object.values(old.freeSockets)) for (const s of list ?? []) s.destroy();
+      }
+    }
+    return agent;
+  };
+}
+
+/**
+ * Makes concurrent first requests for one apiVersion share one discovery GET: KubernetesObjectApi
+ * caches the API's resource list, but a burst of creates before the first answer each fetched it.
+ */
+function singleFlightDiscovery(api: KubernetesObjectApi): KubernetesObjectApi {
+  type Resource = (apiVersion: string, kind: string, options?: unknown) => Promise<unknown>;
+  const a = api as unknown as { resource: Resource; apiVersionResourceCache: Record<string, unknown> };
+  const resource = a.resource.bind(api);
+  const inFlight = new Map<string, Promise<unknown>>();
+  a.resource = async (apiVersion, kind, options) => {
+    if (options || a.apiVersionResourceCache[apiVersion]) return resource(apiVersion, kind, options);
+    const pending = inFlight.get(apiVersion);
+    if (pending) {
+      await pending.catch(() => undefined);
+      return resource(apiVersion, kind); // cached now (or fetched again after a failure)
+    }
+    const first = resource(apiVersion, kind).finally(() => inFlight.delete(apiVersion));
+    inFlight.set(apiVersion, first);
+    return first;
+  };
+  return api;
+}
+
 /** Longest a single (non-follow) log read may take before it is aborted and retried later. */
 const LOG_READ_TIMEOUT_MS = 60_000;
 
@@ -209,11 +278,29 @@ export class KubeClient {
   readonly core: CoreV1Api;
   readonly objects: KubernetesObjectApi;
   readonly counter: RequestCounter = { requests: 0 };
+  /** One list+watch of this package's Jobs and one of their pods per namespace, shared by every Job. */
+  readonly watches: SharedWatches;
 
   constructor(readonly kc: KubeConfig) {
+    shareConnections(kc);
     this.batch = kc.makeApiClient(BatchV1Api);
     this.core = kc.makeApiClient(CoreV1Api);
-    this.objects = KubernetesObjectApi.makeApiClient(kc);
+    this.objects = singleFlightDiscovery(KubernetesObjectApi.makeApiClient(kc));
+    this.watches = new SharedWatches(this);
+  }
+
+  /**
+   * Follows one Job and its pods through the namespace's shared watches (see {@link SharedWatches}).
+   * `onChange` runs after every event about them; `onError` gets watch errors (the watch retries
+   * transient ones itself). Close the subscription when done.
+   */
+  watchJob(namespace: string, name: string, onChange: () => void, onError: (err: KubernetesJobsError) => void): JobSubscription {
+    return this.watches.subscribe(namespace, name, onChange, onError);
+  }
+
+  /** Stops the shared watches (the process goes on without them; a later watchJob starts them again). */
+  async close(): Promise<void> {
+    await this.watches.stopAll();
   }
 
   private count<T>(operation: string, target: string, fn: () => Promise<T>): Promise<T> {
@@ -223,6 +310,11 @@ export class KubeClient {
 
   /** Creates any object (Job or companion). */
   create<T extends KubernetesObject>(obj: T): Promise<T> {
+    // Jobs through the typed API: no discovery request before the first create.
+    if (obj.apiVersion === 'batch/v1' && obj.kind === 'Job' && obj.metadata?.namespace) {
+      const namespace = obj.metadata.namespace;
+      return this.count('create', describe(obj), () => this.batch.createNamespacedJob({ namespace, body: obj as V1Job }) as unknown as Promise<T>);
+    }
     return this.count('create', describe(obj), () => this.objects.create(obj as ClientObject) as Promise<T>);
   }
 
@@ -330,9 +422,11 @@ export class KubeClient {
 
   /**
    * Reads a container's log with timestamps, from `sinceTime` (RFC3339, second granularity).
-   * Returns undefined when the container has no log yet (waiting to start) or the pod is gone.
+   * Returns undefined when the container has no log yet (waiting to start) or the pod is gone; with
+   * `previous`, the log of the container's previous instance (before its last restart), undefined when
+   * there is none.
    */
-  async readLog(namespace: string, pod: string, container: string, sinceTime?: string): Promise<string | undefined> {
+  async readLog(namespace: string, pod: string, container: string, sinceTime?: string, opts: { previous?: boolean } = {}): Promise<string | undefined> {
     // The generated API has no sinceTime; the Log helper does (it streams, so collect the body).
     const sink = new PassThrough();
     const chunks: Buffer[] = [];
@@ -343,9 +437,10 @@ export class KubeClient {
     });
     this.counter.requests++;
     try {
-      const opts: { follow: boolean; timestamps: boolean; sinceTime?: string } = { follow: false, timestamps: true };
-      if (sinceTime) opts.sinceTime = sinceTime;
-      const request = await new Log(this.kc).log(namespace, pod, container, sink, opts);
+      const options: { follow: boolean; timestamps: boolean; sinceTime?: string; previous?: boolean } = { follow: false, timestamps: true };
+      if (sinceTime) options.sinceTime = sinceTime;
+      if (opts.previous) options.previous = true;
+      const request = await new Log(this.kc).log(namespace, pod, container, sink, options);
       // A connection dropped mid-body never ends the piped stream: bound the read and abort it.
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -381,6 +476,74 @@ export class KubeClient {
     onChunk: (text: string) => void,
     onEnd: (err?: unknown) => void,
   ): AbortController {
+    const query: Record<string, string | undefined> = { container, follow: 'true', timestamps: 'true', sinceTime };
+    return this.openStream(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`, query, onChunk, onEnd);
+  }
+
+  /** Lists this package's Jobs or pods in a namespace, with the list's resourceVersion (a watch starts from it). */
+  async listForWatch<T extends V1Job | V1Pod>(kind: 'jobs' | 'pods', namespace: string, labelSelector: string): Promise<{ items: T[]; resourceVersion: string }> {
+    const res = await this.count('list', `${kind} in '${namespace}' (${labelSelector})`, (): Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }> =>
+      kind === 'jobs' ? this.batch.listNamespacedJob({ namespace, labelSelector }) : this.core.listNamespacedPod({ namespace, labelSelector }),
+    );
+    return { items: res.items as T[], resourceVersion: res.metadata?.resourceVersion ?? '' };
+  }
+
+  /**
+   * Opens one watch of this package's Jobs or pods in a namespace from `resourceVersion`, with bookmarks,
+   * that the server ends after `timeoutSeconds`. `onEvent` gets every event; `onEnd` is called once,
+   * without an error when the server ended the watch or it was aborted, else with the error (`statusCode`
+   * set for an HTTP answer). `onSocket` gets the connection once it is assigned.
+   */
+  openWatch(
+    kind: 'jobs' | 'pods',
+    namespace: string,
+    query: { labelSelector: string; resourceVersion: string; timeoutSeconds: number },
+    onEvent: (event: { type: string; object: Record<string, unknown> }) => void,
+    onEnd: (err?: unknown) => void,
+    onSocket?: (socket: import('node:net').Socket) => void,
+  ): AbortController {
+    const apiPath = kind === 'jobs' ? `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs` : `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+    let partial = '';
+    const params = { watch: 'true', allowWatchBookmarks: 'true', labelSelector: query.labelSelector, resourceVersion: query.resourceVersion || undefined, timeoutSeconds: String(query.timeoutSeconds) };
+    const controller = this.openStream(
+      apiPath,
+      params,
+      (text) => {
+        partial += text;
+        let nl: number;
+        while ((nl = partial.indexOf('\n')) >= 0 && !controller.signal.aborted) {
+          const line = partial.slice(0, nl).trim();
+          partial = partial.slice(nl + 1);
+          if (!line) continue;
+          let event: { type: string; object: Record<string, unknown> };
+          try {
+            event = JSON.parse(line) as typeof event;
+          } catch {
+            continue; // not an event (never sent by a conforming server)
+          }
+          onEvent(event);
+        }
+      },
+      onEnd,
+      onSocket,
+    );
+    return controller;
+  }
+
+  /**
+   * A streamed GET (a follow log, a watch): `onData` gets the body as text as it arrives; `onEnd` is
+   * called once, when the body ends, the request fails (an HTTP answer other than 200 carries
+   * `statusCode` and the body) or the returned controller aborts it (no error). Returns at once: the
+   * stream can be aborted before the server answers (a follow log sends no headers until the container
+   * writes a first line).
+   */
+  private openStream(
+    apiPath: string,
+    query: Record<string, string | undefined>,
+    onData: (text: string) => void,
+    onEnd: (err?: unknown) => void,
+    onSocket?: (socket: import('node:net').Socket) => void,
+  ): AbortController {
     const controller = new AbortController();
     let ended = false;
     const end = (err?: unknown) => {
@@ -396,25 +559,30 @@ export class KubeClient {
       end(new Error('No currently active cluster'));
       return controller;
     }
-    const url = new URL(`${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`);
-    url.searchParams.set('container', container);
-    url.searchParams.set('follow', 'true');
-    url.searchParams.set('timestamps', 'true');
-    if (sinceTime) url.searchParams.set('sinceTime', sinceTime);
+    const url = new URL(`${cluster.server}${apiPath}`);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
     const opts: https.RequestOptions = {};
     this.kc.applyToHTTPSOptions(opts).then(
       () => {
         if (controller.signal.aborted) return;
         const req = (url.protocol === 'http:' ? http : https).request(url, { ...opts, method: 'GET', signal: controller.signal }, (res) => {
+          res.setEncoding('utf8');
           if (res.statusCode !== 200) {
-            res.resume();
-            end(Object.assign(new Error(`HTTP ${res.statusCode} on a log stream`), { statusCode: res.statusCode }));
+            let body = '';
+            res.on('data', (text: string) => (body = (body + text).slice(0, 4096)));
+            res.on('end', () => end(Object.assign(new Error(`HTTP ${res.statusCode} on a stream`), { statusCode: res.statusCode, body })));
+            res.on('error', (e) => end(e));
             return;
           }
-          res.setEncoding('utf8');
-          res.on('data', (text: string) => onChunk(text));
+          res.on('data', (text: string) => onData(text));
           res.on('end', () => end());
           res.on('error', (e) => end(e));
+          // A connection cut mid-body: the stream did not end, it broke.
+          res.on('close', () => end(res.complete ? undefined : Object.assign(new Error('the stream was cut before its end'), { code: 'ECONNRESET' })));
+        });
+        req.on('socket', (socket) => {
+          socket.setKeepAlive(true, 30_000);
+          onSocket?.(socket);
         });
         req.on('error', (e) => end(e));
         req.end();

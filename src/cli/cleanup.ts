@@ -3,16 +3,14 @@
  * companions go with them; kept ones stay), never a Job whose workflow still runs or one it did
  * not create. `--orphans` also deletes Jobs whose workflow closed without deleting them.
  */
-import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
 import { Client } from '@temporalio/client';
-import { KubeClient, defaultNamespace, loadKubeConfig } from '../kube.js';
-import { RESULT_FINALIZER } from '../lifecycle/finish.js';
+import { cleanupJobs } from '../cleanup.js';
+import { defaultNamespace, loadKubeConfig } from '../kube.js';
 import { LABEL_MANAGED_BY, MANAGED_BY_VALUE } from '../naming.js';
 import { type Io, UsageError, parse } from './common.js';
 import { TEMPORAL_USAGE, connectClient, resolveTemporal } from './connection.js';
-import { formatDuration, parseDuration } from './duration.js';
-import { jobScopeFlags, listPackageJobs, listedJob, workflowStatuses, type ListedJob } from './list.js';
-import { firstLine } from './worker.js';
+import { parseDuration } from './duration.js';
+import { jobScopeFlags, workflowStatuses } from './list.js';
 
 export const cleanupUsage = `Usage: temporal-k8s-jobs cleanup --older-than DURATION [--namespace NS | -A] [--orphans] [--dry-run]
          [--kubeconfig FILE] [--context NAME] [--in-cluster] [Temporal flags]
@@ -30,28 +28,7 @@ never touched, nor a Job without the label. Temporal must be reachable (it says 
 Temporal:
 ${TEMPORAL_USAGE}`;
 
-/** Workflow statuses that close a workflow without its activities deleting their Jobs. */
-export const ORPHANING_STATUSES = ['TERMINATED', 'TIMED_OUT'];
-
-/** When a finished Job finished (completion time, else its terminal condition's time); undefined while it runs. */
-export function finishedAt(job: V1Job): number | undefined {
-  const c = job.status?.conditions?.find((x) => (x.type === 'Complete' || x.type === 'Failed') && x.status === 'True');
-  if (!c) return undefined;
-  const t = job.status?.completionTime ?? c.lastTransitionTime;
-  return t ? new Date(t).getTime() : undefined;
-}
-
-/** Why a Job is deleted (undefined: it stays). Pure: the decision table of cleanup. */
-export function cleanupReason(
-  job: { finishedAt?: number; workflowStatus: string },
-  o: { now: number; olderThanSeconds: number; orphans: boolean },
-): string | undefined {
-  if (job.workflowStatus === 'RUNNING' || job.workflowStatus === 'UNKNOWN') return undefined;
-  if (o.orphans && ORPHANING_STATUSES.includes(job.workflowStatus)) return `orphan: workflow ${job.workflowStatus.toLowerCase()}`;
-  if (job.finishedAt === undefined) return undefined;
-  const age = Math.floor((o.now - job.finishedAt) / 1000);
-  return age >= o.olderThanSeconds ? `finished ${formatDuration(Math.max(age, 1))} ago` : undefined;
-}
+export { ORPHANING_STATUSES, cleanupReason, finishedAt } from '../cleanup.js';
 
 export async function cleanupCommand(args: string[], io: Io): Promise<number> {
   const { values: o, positionals } = parse(
@@ -78,41 +55,17 @@ export async function cleanupCommand(args: string[], io: Io): Promise<number> {
   const temporal = resolveTemporal(o);
   const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context, inCluster: o['in-cluster'] });
   const namespace = o['all-namespaces'] ? undefined : o.namespace || defaultNamespace(kc);
-  const batch = kc.makeApiClient(BatchV1Api);
-  const jobs = await listPackageJobs(kc, namespace);
-  const now = Date.now();
   const connection = await connectClient(temporal);
-  const rows: (ListedJob & { finishedAt?: number; reason?: string })[] = [];
+  const verb = o['dry-run'] ? 'would delete' : 'deleted';
+  let result;
   try {
     const statusOf = workflowStatuses(new Client({ connection, namespace: temporal.namespace }));
-    for (const job of jobs) {
-      const row = { ...listedJob(job, now), finishedAt: finishedAt(job) };
-      row.workflowStatus = row.workflowId
-        ? await statusOf(row.workflowId, row.runId).catch((e: unknown) => {
-            throw new Error(`cannot read workflow ${row.workflowId} from Temporal (nothing was deleted): ${firstLine(e)}`, { cause: e });
-          })
-        : 'UNKNOWN';
-      rows.push({ ...row, reason: cleanupReason(row, { now, olderThanSeconds, orphans: !!o.orphans }) });
-    }
+    result = await cleanupJobs(kc, statusOf, { namespace, olderThanSeconds, orphans: !!o.orphans, dryRun: !!o['dry-run'] }, (r) =>
+      io.out(`${verb} Job ${r.namespace}/${r.job} (workflow ${r.workflowId}, ${r.state}, ${r.reason})\n`),
+    );
   } finally {
     await connection.close();
   }
-  const doomed = rows.filter((r) => r.reason);
-  const verb = o['dry-run'] ? 'would delete' : 'deleted';
-  for (const r of doomed) {
-    if (!o['dry-run']) {
-      try {
-        // Background: the Job goes now; the garbage collector removes its pods and owned companions.
-        await batch.deleteNamespacedJob({ name: r.job, namespace: r.namespace, body: { propagationPolicy: 'Background' } });
-        // A Job whose workflow ended without releasing it (terminated) still has the result finalizer.
-        await new KubeClient(kc).removeFinalizer(r.namespace, r.job, RESULT_FINALIZER);
-      } catch (err) {
-        if ((err as { code?: number }).code === 404) continue;
-        throw new Error(`cannot delete Job ${r.namespace}/${r.job}: ${firstLine(err)}`, { cause: err });
-      }
-    }
-    io.out(`${verb} Job ${r.namespace}/${r.job} (workflow ${r.workflowId}, ${r.state}, ${r.reason})\n`);
-  }
-  io.out(`${verb} ${doomed.length} of ${rows.length} Job(s) of temporal-k8s-jobs ${namespace ? `in namespace '${namespace}'` : 'in all namespaces'}\n`);
+  io.out(`${verb} ${result.deleted.length} of ${result.examined} Job(s) of temporal-k8s-jobs ${namespace ? `in namespace '${namespace}'` : 'in all namespaces'}\n`);
   return 0;
 }

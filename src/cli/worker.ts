@@ -8,6 +8,9 @@ import { defaultNamespace, loadKubeConfig } from '../kube.js';
 import { missingPermissions, preflightMessage } from '../preflight.js';
 import { KubernetesJobsPlugin } from '../plugin.js';
 import { PACKAGE_TEMPLATES_DIR } from '../render.js';
+import { kubernetesReachable, parseHostPort, startHealthServer, type HealthServer } from '../health.js';
+import { METRIC_BUCKETS } from '../metrics.js';
+import { firstLine } from '../errors.js';
 import { type Io, UsageError, checkTemplateDirs, parse, valuesFromArgs } from './common.js';
 import { TEMPORAL_USAGE, connectNative, describeTarget, resolveTemporal, temporalFlags } from './connection.js';
 
@@ -36,26 +39,38 @@ export function packageWorkflowsPath(): string {
 
 /**
  * Installs the Temporal runtime with our own signal handling (no SDK shutdown signals: the CLI
- * decides what Ctrl-C means) and a logger at `level`. A runtime installed earlier in this process
- * (tests calling main() twice) is kept as it is.
+ * decides what Ctrl-C means) and a logger at `level`; with `metricsAddress`, the SDK's Prometheus
+ * exporter on it, which serves the SDK's worker metrics and this package's (src/metrics.ts). A
+ * runtime installed earlier in this process (tests calling main() twice) is kept as it is.
  */
-export function installRuntime(level: LogLevel): void {
+export function installRuntime(level: LogLevel, metricsAddress?: string): void {
+  if (runtimeInstalled) return;
   try {
     Runtime.install({
       logger: new DefaultLogger(level),
       shutdownSignals: [],
-      telemetryOptions: { logging: { filter: { core: level === 'ERROR' ? 'ERROR' : 'WARN', other: 'ERROR' }, forward: {} } },
+      telemetryOptions: {
+        logging: { filter: { core: level === 'ERROR' ? 'ERROR' : 'WARN', other: 'ERROR' }, forward: {} },
+        ...(metricsAddress ? { metrics: { prometheus: { bindAddress: metricsAddress, histogramBucketOverrides: METRIC_BUCKETS } } } : {}),
+      },
     });
-  } catch {
-    // Already installed: keep it.
+    runtimeInstalled = true;
+  } catch (err) {
+    if (/already been (installed|instantiated)/i.test((err as Error).message)) return; // keep the earlier one
+    throw new Error(`cannot start the Temporal runtime${metricsAddress ? ` with metrics on ${metricsAddress}` : ''}: ${firstLine(err)}`, { cause: err });
   }
 }
+let runtimeInstalled = false;
 
-/** First line of an error message (gRPC/native errors can be long). */
-export function firstLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return (msg.split('\n').find((l) => l.trim()) ?? msg).trim();
+/** A `host:port` flag value, or a usage error naming the flag. */
+function hostPort(flag: string, value: string | undefined): { host: string; port: number } | undefined {
+  if (value === undefined) return undefined;
+  const a = parseHostPort(value);
+  if (!a) throw new UsageError(`${flag} must be host:port (e.g. 127.0.0.1:9464, 0.0.0.0:9464, [::1]:9464), got '${value}'`);
+  return a;
 }
+
+export { firstLine };
 
 export interface JobsWorkerOptions {
   connection: NativeConnection;
@@ -82,10 +97,11 @@ export async function createJobsWorker(o: JobsWorkerOptions): Promise<Worker> {
     taskQueue: o.taskQueue,
     workflowsPath: packageWorkflowsPath(),
     plugins: [new KubernetesJobsPlugin({ templateDirs: o.templateDirs, namespace: o.k8sNamespace, kubeConfig: o.kubeConfig, defaultValues: o.defaultValues, renderedOutputDir: o.renderedOutputDir })],
-    // The activity heartbeats progress and recent log lines every few seconds; without this the SDK
-    // forwards them to the server only every 80% of the heartbeat timeout, and progress (in the UI,
-    // in 'run') and cancellation would lag by that much.
+    // This worker runs only the package's activities, so it may set the throttle: the activity
+    // heartbeats on progress changes (plus a keep-alive); without this the SDK forwards them only every
+    // 80% of the heartbeat timeout, and progress (in the UI, in 'run') would lag by that much.
     maxHeartbeatThrottleInterval: '2s',
+    // Default 1000 slots (the plugin's); the plugin logs when all are in use.
     ...(o.maxConcurrent ? { maxConcurrentActivityTaskExecutions: o.maxConcurrent } : {}),
   });
 }
@@ -105,6 +121,7 @@ export function positiveInt(flag: string, value: string | undefined): number | u
 export const workerUsage = `Usage: temporal-k8s-jobs worker [--task-queue Q] [--templates DIR]... [--namespace NS]
          [--set key=value]... [--set-json key=JSON]... [-f|--values FILE]...
          [--kubeconfig FILE] [--context NAME] [--in-cluster] [--max-concurrent N] [--rendered-dir DIR] [--skip-preflight] [--verbose]
+         [--metrics-address HOST:PORT] [--health-address HOST:PORT]
          [--address A] [--temporal-namespace N] [--profile NAME] [--api-key KEY]
          [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--tls-server-name NAME]
 
@@ -121,11 +138,16 @@ workflows and their activities) until SIGINT/SIGTERM, then shuts down gracefully
   --kubeconfig FILE       kubeconfig file (default: KUBECONFIG, else ~/.kube/config; in a pod: its service account)
   --context NAME          kubeconfig context (default: the current context)
   --in-cluster            use the pod's service account
-  --max-concurrent N      Jobs run at once by this worker (default: the SDK's, 100)
+  --max-concurrent N      Jobs run at once by this worker (default: 1000; a warning is logged when all are in use)
   --rendered-dir DIR      the only directory where inputs' writeRenderedTo may write rendered YAML
                           ('.' or a relative subdirectory of DIR; refused without this flag)
   --skip-preflight        start without checking (SelfSubjectAccessReview) that the credentials allow
                           every verb the Job lifecycle uses in --namespace (see rbac/)
+  --metrics-address A     serve Prometheus metrics on http://A/metrics: the Temporal SDK's worker metrics
+                          and this package's (temporal_k8s_jobs_*: Jobs started/succeeded/failed, durations,
+                          detection latency, log lines, Kubernetes API errors, Jobs supervised now)
+  --health-address A      serve /livez (the process runs) and /readyz (polling, Temporal and the Kubernetes
+                          API server answer; checked at most every 5 s) on http://A
   -v, --verbose           debug logging, details and stack traces on errors
 Temporal connection (as the temporal CLI: flags, else TEMPORAL_* variables, else the config file's profile):
 ${TEMPORAL_USAGE}`;
@@ -142,6 +164,8 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
       'max-concurrent': { type: 'string' },
       'rendered-dir': { type: 'string' },
       'skip-preflight': { type: 'boolean' },
+      'metrics-address': { type: 'string' },
+      'health-address': { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -153,6 +177,8 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError(`worker takes no arguments, got '${positionals[0]}'`);
   const maxConcurrent = positiveInt('--max-concurrent', opts['max-concurrent']);
+  const metricsAddress = hostPort('--metrics-address', opts['metrics-address']);
+  const healthAddress = hostPort('--health-address', opts['health-address']);
   const temporal = resolveTemporal(opts);
   const namespace = temporal.namespace;
   const taskQueue: string = opts['task-queue'] || DEFAULT_TASK_QUEUE;
@@ -179,10 +205,35 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
     if (missing.length) throw new Error(preflightMessage(missing));
   }
 
-  installRuntime(opts.verbose ? 'DEBUG' : 'INFO');
-  const connection = await connectNative(temporal);
+  installRuntime(opts.verbose ? 'DEBUG' : 'INFO', metricsAddress ? opts['metrics-address']!.trim() : undefined);
+  // Liveness answers from here on; readiness once the worker polls and both servers answer.
+  let worker: Worker | undefined;
+  let connection: NativeConnection | undefined;
+  let health: HealthServer | undefined;
+  if (healthAddress) {
+    try {
+      health = await startHealthServer(healthAddress, {
+        worker: async () => {
+          if (worker?.getState() !== 'RUNNING') throw new Error(`not polling (${worker?.getState() ?? 'starting'})`);
+        },
+        temporal: async () => {
+          if (!connection) throw new Error('not connected yet');
+          await connection.workflowService.getSystemInfo({});
+        },
+        kubernetes: kubernetesReachable(kubeConfig),
+      });
+    } catch (err) {
+      throw new Error(`cannot serve health endpoints on ${opts['health-address']}: ${firstLine(err)}`, { cause: err });
+    }
+  }
   try {
-    const worker = await createJobsWorker({
+    connection = await connectNative(temporal);
+  } catch (err) {
+    await health?.close();
+    throw err;
+  }
+  try {
+    worker = await createJobsWorker({
       connection,
       namespace,
       taskQueue,
@@ -198,7 +249,7 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
       signals++;
       if (signals === 1) {
         io.err(`${signal}: shutting down gracefully (Ctrl-C again to exit at once)...\n`);
-        worker.shutdown();
+        worker!.shutdown();
       } else {
         io.err(`${signal} again: exiting now\n`);
         process.exit(130);
@@ -209,9 +260,14 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
     try {
       const running = worker.run();
       const defaults = Object.keys(defaultValues);
+      const served = [
+        ...(metricsAddress ? [`metrics on http://${opts['metrics-address']!.trim()}/metrics`] : []),
+        ...(health && healthAddress ? [`health on http://${healthAddress.host.includes(':') ? `[${healthAddress.host}]` : healthAddress.host}:${health.port}/livez and /readyz`] : []),
+      ];
       io.out(
         `worker ready: task queue ${taskQueue} on ${describeTarget(temporal)} (temporal namespace ${namespace}; templates: ${describeTemplateDirs(templateDirs)}` +
-          `${defaults.length ? `; default values: ${defaults.join(', ')}` : ''})\n`,
+          `${defaults.length ? `; default values: ${defaults.join(', ')}` : ''})\n` +
+          (served.length ? `serving ${served.join('; ')}\n` : ''),
       );
       await running;
     } finally {
@@ -221,6 +277,7 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
     io.out('worker stopped\n');
     return 0;
   } finally {
+    await health?.close();
     await connection.close();
   }
 }

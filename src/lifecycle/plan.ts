@@ -44,7 +44,8 @@ export interface JobPlan {
   timeoutMs: number;
   /** The workflow releases the Job (finalizer, cleanup policy) once the result is in its history. */
   releaseByWorkflow: boolean;
-  heartbeatMs: number;
+  /** The worker's keep-alive between heartbeats, when set (else derived from the heartbeat timeout). */
+  heartbeatMs: number | undefined;
 }
 
 /**
@@ -93,7 +94,7 @@ export function planJob(input: KubernetesJobInput, options: KubernetesJobActivit
     unschedulableGraceMs: seconds('unschedulableGraceSeconds', input.unschedulableGraceSeconds, d.unschedulableGraceSeconds ?? 600, 0, MAX_TIMEOUT_SECONDS),
     timeoutMs: seconds('timeoutSeconds', input.timeoutSeconds, d.timeoutSeconds ?? 3600, 1, MAX_TIMEOUT_SECONDS),
     releaseByWorkflow: input.releaseByWorkflow === true,
-    heartbeatMs: seconds('heartbeatSeconds (worker option)', options.heartbeatSeconds, 2, 0.1, MAX_INTERVAL_SECONDS),
+    heartbeatMs: options.heartbeatSeconds === undefined ? undefined : seconds('heartbeatSeconds (worker option)', options.heartbeatSeconds, 0, 0.1, MAX_INTERVAL_SECONDS),
   };
   // Written last: only a plan that passed every check above, into the worker's directory only.
   if (write && input.writeRenderedTo !== undefined) {

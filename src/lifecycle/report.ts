@@ -1,5 +1,11 @@
 /**
  * Progress and heartbeats of one attempt: what the Temporal UI, the CLI and the next attempt see.
+ *
+ * Heartbeat budget: a heartbeat is sent when what it carries changes (phase, pod counts, delivered
+ * lines, the Job's UID), plus a keep-alive when nothing changed for a while, so an idle Job costs
+ * little. The SDK then forwards at most one heartbeat per throttle interval (80% of the heartbeat
+ * timeout unless the worker sets a shorter `maxHeartbeatThrottleInterval`): with the workflow's 20 s
+ * heartbeat timeout, about 4 heartbeats per Job-minute reach the server, whatever the log volume.
  */
 import type { Context } from '@temporalio/activity';
 import { LogTail, type LogCursors } from '../logs.js';
@@ -14,11 +20,27 @@ export interface RunJobHeartbeat {
   /** The last <= 50 delivered lines; recentLines[i] has sequence number logSeq - recentLines.length + 1 + i. */
   recentLines: string[];
   cursors: LogCursors;
+  /** Set while the log cursors cannot be saved on the Job (delivery goes on; see docs/GUARANTEES.md). */
+  logNote?: string;
   /** UID of the Job this execution created (a retry never creates a second one). */
   jobUid?: string;
 }
 
 const RECENT_LINES = 50;
+/** Keep-alive when the activity has no heartbeat timeout (heartbeats then only carry progress). */
+const KEEP_ALIVE_WITHOUT_TIMEOUT_MS = 30_000;
+/** Share of the heartbeat timeout after which a keep-alive is sent when nothing changed. */
+const KEEP_ALIVE_SHARE = 0.4;
+
+/**
+ * How long an attempt may go without calling heartbeat when nothing changes: `configuredMs` (the
+ * worker's `heartbeatSeconds`) when set, else 40% of the activity's heartbeat timeout (8 s for the
+ * workflow's 20 s), else 30 s.
+ */
+export function keepAliveMs(configuredMs: number | undefined, heartbeatTimeoutMs: number | undefined): number {
+  if (configuredMs !== undefined) return configuredMs;
+  return heartbeatTimeoutMs ? Math.max(100, Math.floor(heartbeatTimeoutMs * KEEP_ALIVE_SHARE)) : KEEP_ALIVE_WITHOUT_TIMEOUT_MS;
+}
 
 /** Holds the attempt's progress, recent lines and log tail, and sends them as heartbeats. */
 export class Reporter {
@@ -27,7 +49,12 @@ export class Reporter {
   readonly tail: LogTail;
   private readonly recent: string[];
   /** Where the delivered-line count and cursors come from (the log delivery, once it exists). */
-  logState: () => { seq: number; cursors: LogCursors };
+  logState: () => { seq: number; cursors: LogCursors; note?: string };
+  /** Longest time between heartbeats when nothing changes. */
+  readonly keepAliveMs: number;
+  /** Heartbeats sent (calls that reached the SDK; it throttles what it forwards to the server). */
+  sent = 0;
+  private last: { at: number; progress?: JobProgress; seq?: number; cursors?: LogCursors; jobUid?: string; note?: string } = { at: 0 };
 
   constructor(
     private readonly ctx: Context,
@@ -40,17 +67,35 @@ export class Reporter {
     this.progress = { jobName: plan.jobName, namespace: plan.namespace, phase: 'Creating', active: 0, succeeded: 0, failed: 0 };
     this.jobUid = prior?.jobUid;
     const seq = prior?.logSeq ?? 0;
-    this.logState = () => ({ seq, cursors: {} });
+    const cursors = {};
+    this.logState = () => ({ seq, cursors });
+    this.keepAliveMs = keepAliveMs(plan.heartbeatMs, ctx.info.heartbeatTimeoutMs);
   }
 
-  /** Sends a heartbeat with the current state (the SDK throttles them). */
+  /** Sends a heartbeat if what it carries changed since the last one (the SDK throttles them). */
   beat(): void {
-    const { seq, cursors } = this.logState();
+    const { seq, cursors, note } = this.logState();
+    const l = this.last;
+    if (l.progress === this.progress && l.seq === seq && l.cursors === cursors && l.jobUid === this.jobUid && l.note === note) return;
+    this.send(seq, cursors, note);
+  }
+
+  /** The keep-alive: sends a heartbeat when none was sent for half the keep-alive period. */
+  keepAlive(): void {
+    if (Date.now() - this.last.at < this.keepAliveMs / 2) return;
+    const { seq, cursors, note } = this.logState();
+    this.send(seq, cursors, note);
+  }
+
+  private send(seq: number, cursors: LogCursors, note: string | undefined): void {
+    this.last = { at: Date.now(), progress: this.progress, seq, cursors, jobUid: this.jobUid, note };
+    this.sent++;
     this.ctx.heartbeat({
       progress: this.progress,
       logSeq: seq,
       recentLines: this.recent.slice(-RECENT_LINES),
       cursors,
+      ...(note ? { logNote: note } : {}),
       ...(this.jobUid ? { jobUid: this.jobUid } : {}),
     } satisfies RunJobHeartbeat);
   }

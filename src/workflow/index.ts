@@ -154,3 +154,4 @@ export async function kubernetesJobWorkflow(input: KubernetesJobInput): Promise<
 export { runDag, dagWorkflow, dagBatchWorkflow, dagStateQuery, DEFAULT_BATCH_SIZE } from './dag-workflow.js';
 export type { DagBatchInput } from './dag-workflow.js';
 export { validateDag, startOrder, InvalidDagError } from './dag.js';
+export { cleanupWorkflow, type CleanupInput, type CleanupResult, type CleanedJob } from './cleanup-workflow.js';

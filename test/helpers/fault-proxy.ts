@@ -1,17 +1,16 @@
 // A real HTTPS proxy between a worker and the stack's kube-apiserver, for faults the stack cannot
-// produce by itself (a 503 on the first list, a 5xx on a log read, a 422 on a cursor write). It
-// terminates TLS with the apiserver's own serving certificate (so clients keep verifying against the
-// stack's CA), forwards every request unchanged (the client's bearer token included) and streams the
-// answers (watches, follow logs). Rules answer matching requests with an error instead of forwarding.
-// It also counts requests per client (bearer token) and per method + path.
-import { createHash } from 'node:crypto';
+// produce by itself (a 503 on the first list, a 5xx on a log read, a 422 on a cursor write). The
+// proxying and counting (per client = bearer token, per method + path, open streams) is the shared
+// CountingProxy of bench/counting-proxy.js; rules answer matching requests with an error instead of
+// forwarding them.
 import * as fs from 'node:fs';
-import * as https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
 import * as path from 'node:path';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { CountingProxy, proxyKubeconfig, type SeenRequest } from '../../bench/counting-proxy.js';
 import { kubeConfig, mintServiceAccountKubeconfig, stackEnv } from './stack.js';
 import { tempDir } from './tmp.js';
+
+export type { SeenRequest };
 
 /** Answers matching requests with `status` instead of forwarding them, `times` times (default once). */
 export interface FaultRule {
@@ -30,65 +29,54 @@ interface ActiveRule extends FaultRule {
   hits: number;
 }
 
-/** One request as the proxy saw it. */
-export interface SeenRequest {
-  client: string;
-  method: string;
-  path: string;
-  /** The status the proxy answered itself (a fault), or undefined when forwarded. */
-  injected?: number;
-}
-
 /** See the module comment. */
 export class FaultProxy {
-  readonly requests: SeenRequest[] = [];
-  /** Forwarded requests whose answer is still open (watches, follow streams, slow reads). */
-  readonly open = new Set<SeenRequest>();
   private readonly rules: ActiveRule[] = [];
-  private readonly sockets = new Set<Socket>();
+  private blocked: ((r: SeenRequest) => boolean) | undefined;
 
-  private constructor(
-    private readonly server: https.Server,
-    readonly url: string,
-  ) {
-    server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
+  private constructor(private readonly proxy: CountingProxy) {}
+
+  /** Every request seen, in order. */
+  get requests(): SeenRequest[] {
+    return this.proxy.requests;
+  }
+
+  /** Forwarded requests whose answer is still open (watches, follow streams, slow reads). */
+  get open(): Set<SeenRequest> {
+    return this.proxy.open;
+  }
+
+  get url(): string {
+    return this.proxy.url;
+  }
+
+  /** TCP (TLS) connections clients opened to the proxy so far. */
+  get connections(): number {
+    return this.proxy.connections;
   }
 
   /** Starts a proxy on 127.0.0.1 (a free port) in front of the stack's apiserver. */
   static async start(): Promise<FaultProxy> {
     const env = stackEnv();
     const pki = path.dirname(env.caFile);
-    const ca = fs.readFileSync(env.caFile);
-    const upstream = new URL(readServer(env.kubeconfig));
     const holder: { proxy?: FaultProxy } = {};
-    const server = https.createServer({ cert: fs.readFileSync(path.join(pki, 'apiserver.crt')), key: fs.readFileSync(path.join(pki, 'apiserver.key')) }, (req, res) => {
-      const p = holder.proxy!;
-      const seen: SeenRequest = { client: clientOf(req.headers.authorization), method: req.method ?? 'GET', path: req.url ?? '/' };
-      p.requests.push(seen);
-      const rule = p.match(seen);
-      if (rule) {
+    const proxy = await CountingProxy.start({
+      upstream: readServer(env.kubeconfig),
+      ca: fs.readFileSync(env.caFile),
+      cert: fs.readFileSync(path.join(pki, 'apiserver.crt')),
+      key: fs.readFileSync(path.join(pki, 'apiserver.key')),
+      intercept: (seen, req, res) => {
+        const p = holder.proxy!;
+        const rule: { status: number } | undefined = p.blocked?.(seen) ? { status: 503 } : p.match(seen);
+        if (!rule) return false;
         seen.injected = rule.status;
         req.resume();
         res.writeHead(rule.status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `injected by the fault proxy (${rule.status})`, code: rule.status }));
-        return;
-      }
-      p.open.add(seen);
-      res.on('close', () => p.open.delete(seen));
-      const headers = { ...req.headers, host: upstream.host };
-      const up = https.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, ca }, (ures) => {
-        res.writeHead(ures.statusCode ?? 502, ures.headers);
-        ures.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      res.on('close', () => up.destroy());
-      req.pipe(up);
+        return true;
+      },
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    holder.proxy = new FaultProxy(server, `https://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    holder.proxy = new FaultProxy(proxy);
     return holder.proxy;
   }
 
@@ -99,36 +87,33 @@ export class FaultProxy {
     return r;
   }
 
+  /**
+   * Cuts the open forwarded requests that `filter` matches (their connections are reset) and answers
+   * new matching ones with 503 until {@link unblock}: e.g. a worker's watches going down.
+   */
+  block(filter: (r: SeenRequest) => boolean): void {
+    this.blocked = filter;
+    this.proxy.cut(filter);
+  }
+
+  unblock(): void {
+    this.blocked = undefined;
+  }
+
   /** How many requests each client (bearer token) made, optionally only those matching `filter`. */
   countByClient(filter: (r: SeenRequest) => boolean = () => true): Map<string, number> {
-    const m = new Map<string, number>();
-    for (const r of this.requests) if (filter(r)) m.set(r.client, (m.get(r.client) ?? 0) + 1);
-    return m;
+    return this.proxy.countByClient(filter);
   }
 
   /** A kubeconfig that reaches the apiserver through this proxy with `token`, written into `dir`. */
   writeKubeconfig(dir: string, token: string, namespace: string): string {
-    const ca = fs.readFileSync(stackEnv().caFile).toString('base64');
     const file = path.join(dir, 'proxy.kubeconfig');
-    fs.writeFileSync(
-      file,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        `clusters: [{ name: proxy, cluster: { server: '${this.url}', certificate-authority-data: ${ca} } }]`,
-        `users: [{ name: worker, user: { token: '${token}' } }]`,
-        `contexts: [{ name: proxy, context: { cluster: proxy, user: worker, namespace: ${namespace} } }]`,
-        'current-context: proxy',
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    fs.writeFileSync(file, proxyKubeconfig(this.url, fs.readFileSync(stackEnv().caFile), token, namespace), { mode: 0o600 });
     return file;
   }
 
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    await this.proxy.close();
   }
 
   private match(req: SeenRequest): ActiveRule | undefined {
@@ -142,10 +127,6 @@ export class FaultProxy {
     }
     return undefined;
   }
-}
-
-function clientOf(authorization: string | undefined): string {
-  return authorization ? createHash('sha256').update(authorization).digest('hex').slice(0, 8) : 'anonymous';
 }
 
 /** The server URL of a kubeconfig's first cluster (the stack's admin kubeconfig). */

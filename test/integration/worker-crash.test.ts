@@ -58,6 +58,12 @@ test.each(['SIGKILL', 'SIGTERM'] as const)('%s of the worker mid-Job: re-attach,
     expect(result.reattached).toBe(true);
     const pod = result.pods[0]!.name;
     expect(readLines(linesFile)).toEqual(expected.map((l) => `${pod}/main ${l}`));
+    // Every line has a stable id (namespace/pod/container/time/index) that downstream systems can
+    // deduplicate on: one per line, all distinct, across the crash and the re-attachment.
+    const ids = readLines(`${linesFile}.ids`);
+    expect(ids).toHaveLength(expected.length);
+    expect(new Set(ids).size).toBe(expected.length);
+    for (const id of ids) expect(id).toMatch(new RegExp(`^${ns}/${pod}/main/\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z/\\d+$`));
     expect(result.logLines).toBe(expected.length);
     const jobs = (await kubeConfig().makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns })).items;
     expect(jobs.map((j) => j.metadata?.name)).toEqual([result.jobName]);

@@ -9,6 +9,12 @@
 //   appended with real timestamps while the pod runs, spread over its
 //   `kwok.temporal-k8s-jobs/duration`: line i of n at start + i * duration / n. A pod seen
 //   already finished gets its remaining lines at once.
+//   With `kwok.temporal-k8s-jobs/restarts: N` (see kwok-stages.yaml) this process times N crashes:
+//   `duration` after an instance started, its remaining lines are written, its file becomes the
+//   previous log (`previousLogsFile`, served for previous=true), the current log starts empty, and
+//   only then the pod's `kwok.temporal-k8s-jobs/crashed` annotation is set to the new restart count,
+//   which kwok applies (so, as with a kubelet, the status shows the restart once the logs moved).
+//   Every instance writes the lines again, `{restart}` in a line replaced by its restart count.
 // - any other pod whose namespace has no ClusterLogs (test namespaces register one, see
 //   test/helpers/stack.ts) gets a `Logs` object pointing at an empty file, so it answers an empty log.
 // A `Logs` object that already exists for a pod (a test's pod-specific log) is left alone: tests win.
@@ -37,6 +43,8 @@ for (const k of ['server', 'ca', 'cert', 'key', 'dir']) {
 
 const LOGS_ANNOTATION = 'kwok.temporal-k8s-jobs/logs';
 const DURATION_ANNOTATION = 'kwok.temporal-k8s-jobs/duration';
+const RESTARTS_ANNOTATION = 'kwok.temporal-k8s-jobs/restarts';
+const CRASHED_ANNOTATION = 'kwok.temporal-k8s-jobs/crashed';
 const OWNER_LABEL = 'temporal-k8s-jobs/log-writer';
 const server = new URL(opt.server);
 const agent = new https.Agent({
@@ -53,11 +61,11 @@ fs.writeFileSync(emptyFile, '');
 const log = (...a) => console.log(new Date().toISOString(), ...a);
 
 /** One API request; resolves with {status, body} (body JSON-parsed when possible). */
-function request(method, urlPath, body) {
+function request(method, urlPath, body, contentType = 'application/json') {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = https.request(
-      { host: server.hostname, port: server.port, path: urlPath, method, agent, timeout: 30_000, headers: { Accept: 'application/json', ...(data ? { 'Content-Type': 'application/json' } : {}) } },
+      { host: server.hostname, port: server.port, path: urlPath, method, agent, timeout: 30_000, headers: { Accept: 'application/json', ...(data ? { 'Content-Type': contentType } : {}) } },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -103,7 +111,7 @@ function rfc3339Nano(ns) {
 
 // ------------------------------------------------------------------ per-pod state
 
-/** key ns/name -> { uid, file, lines, written, lastNs, timer, startedMs, durationMs, mapped } */
+/** key ns/name -> { uid, file, lines, written, lastNs, timer, startedMs, durationMs, instance } */
 const pods = new Map();
 /** Namespaces known to have a ClusterLogs (then their unannotated pods are the tests' business). */
 const coveredNamespaces = new Set();
@@ -131,7 +139,7 @@ function writeDue(state, all) {
     let ns = BigInt(Date.now()) * 1_000_000n;
     if (ns <= state.lastNs) ns = state.lastNs + 1n;
     state.lastNs = ns;
-    out += `${rfc3339Nano(ns)} stdout F ${state.lines[state.written]}\n`;
+    out += `${rfc3339Nano(ns)} stdout F ${state.lines[state.written].replaceAll('{restart}', String(state.instance))}\n`;
     state.written++;
   }
   if (out) fs.appendFileSync(state.file, out);
@@ -143,12 +151,34 @@ function writeDue(state, all) {
   }
 }
 
+/** Restarts the pod asks for (kwok.temporal-k8s-jobs/restarts). */
+const restartsOf = (pod) => Number(pod.metadata.annotations?.[RESTARTS_ANNOTATION] ?? 0) || 0;
+
+/**
+ * The instance ends: its remaining lines are written, its log becomes the previous one, the current
+ * log starts empty; then the crash is announced to kwok (the pod-restart stage applies it).
+ */
+async function crash(state, pod) {
+  if (pods.get(`${pod.metadata.namespace}/${pod.metadata.name}`) !== state) return; // deleted meanwhile
+  writeDue(state, true);
+  fs.renameSync(state.file, `${state.file}.previous`);
+  fs.writeFileSync(state.file, '');
+  const { namespace, name } = pod.metadata;
+  const body = { metadata: { annotations: { [CRASHED_ANNOTATION]: String(state.instance + 1) } } };
+  const res = await request('PATCH', `/api/v1/namespaces/${namespace}/pods/${name}`, body, 'application/merge-patch+json');
+  if (res.status !== 200 && res.status !== 404) throw new Error(`announcing the crash of ${namespace}/${name}: HTTP ${res.status}`);
+}
+
+/** Restart count of the pod's first container (kwok restarts them all together). */
+const restartCountOf = (pod) => Number(pod.status?.containerStatuses?.[0]?.restartCount ?? 0);
+
 /** Creates the pod's Logs object unless one exists (a test's, or ours from before a restart). */
 async function ensureLogsObject(pod, file) {
   const { namespace, name, uid } = pod.metadata;
   // The lines go to the app containers; init containers get an empty log.
   const containers = (pod.spec?.containers ?? []).map((c) => c.name);
-  const logs = file === emptyFile ? [{ logsFile: emptyFile }] : [{ containers, logsFile: file }, { logsFile: emptyFile }];
+  const restarts = pod.metadata.annotations?.[RESTARTS_ANNOTATION] !== undefined;
+  const logs = file === emptyFile ? [{ logsFile: emptyFile }] : [{ containers, logsFile: file, ...(restarts ? { previousLogsFile: `${file}.previous` } : {}) }, { logsFile: emptyFile }];
   const body = {
     apiVersion: 'kwok.x-k8s.io/v1alpha1',
     kind: 'Logs',
@@ -198,20 +228,23 @@ async function onPod(type, pod) {
   let state = pods.get(key);
   if (state && state.uid !== pod.metadata.uid) {
     clearTimeout(state.timer);
+    clearTimeout(state.crashTimer);
     pods.delete(key);
     state = undefined;
   }
   if (type === 'DELETED') {
     if (state) {
       clearTimeout(state.timer);
+      clearTimeout(state.crashTimer);
       pods.delete(key);
-      if (state.file !== emptyFile) fs.rmSync(state.file, { force: true });
+      if (state.file !== emptyFile) for (const f of [state.file, `${state.file}.previous`]) fs.rmSync(f, { force: true });
     }
     return;
   }
   if (!state) {
     const lines = linesOf(pod);
-    state = { uid: pod.metadata.uid, lines, written: 0, lastNs: 0n, timer: undefined, startedMs: undefined, durationMs: 0, file: emptyFile };
+    const instance = restartCountOf(pod);
+    state = { uid: pod.metadata.uid, lines, written: 0, lastNs: 0n, timer: undefined, startedMs: undefined, durationMs: 0, file: emptyFile, instance };
     pods.set(key, state);
     if (lines) {
       state.file = podFile(pod);
@@ -225,8 +258,19 @@ async function onPod(type, pod) {
       await ensureLogsObject(pod, emptyFile);
     }
   }
-  if (!state.lines || state.written >= state.lines.length) return;
+  if (restartCountOf(pod) > state.instance) {
+    // kwok applied the crash (see crash()): a new instance runs.
+    state.instance = restartCountOf(pod);
+    state.written = 0;
+    state.startedMs = undefined;
+  }
+  if (!state.lines) return;
   const phase = pod.status?.phase;
+  if (phase === 'Running' && state.startedMs === undefined && state.instance < restartsOf(pod)) {
+    clearTimeout(state.crashTimer);
+    state.crashTimer = setTimeout(() => enqueueTask(() => crash(state, pod)), parseGoDuration(pod.metadata.annotations?.[DURATION_ANNOTATION]));
+  }
+  if (state.written >= state.lines.length) return;
   if (phase === 'Succeeded' || phase === 'Failed') {
     writeDue(state, true);
   } else if (phase === 'Running' && state.startedMs === undefined) {
@@ -243,7 +287,10 @@ async function onPod(type, pod) {
 /** Events are handled one at a time, in order (per-pod state is updated by awaited API calls). */
 let queue = Promise.resolve();
 function enqueue(type, pod) {
-  queue = queue.then(() => onPod(type, pod)).catch((e) => log(`pod ${pod.metadata?.namespace}/${pod.metadata?.name}: ${e.message}`));
+  enqueueTask(() => onPod(type, pod), `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`);
+}
+function enqueueTask(task, what = 'task') {
+  queue = queue.then(task).catch((e) => log(`${what}: ${e.message}`));
 }
 
 async function list() {

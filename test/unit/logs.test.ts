@@ -1,5 +1,12 @@
 import {
+  advanceCursor,
   consumeLogChunk,
+  decodeCursorAnnotation,
+  decodeDrained,
+  dropPodCursors,
+  encodeCursorAnnotation,
+  encodeDrained,
+  logLineId,
   LogStreamReader,
   LogTail,
   normaliseTimestamp,
@@ -9,6 +16,7 @@ import {
   type LogCursor,
   type LogLine,
 } from '../../src/logs.js';
+import { canRestart } from '../../src/lifecycle/delivery.js';
 
 const T = (s: string) => `2026-01-01T00:00:${s}`;
 const N = (sec: string, frac = '000000000') => `2026-01-01T00:00:${sec}.${frac}Z`;
@@ -292,4 +300,161 @@ describe('truncateBytes', () => {
 test('prefixLine', () => {
   expect(prefixLine('job-abc-xyz', 'main', 'hello world')).toBe('job-abc-xyz/main hello world');
   expect(prefixLine('p', 'c', '')).toBe('p/c ');
+});
+
+describe('advanceCursor and line ids', () => {
+  const L = (sec: string, text: string): LogLine => ({ time: N(sec), text });
+
+  test('counts lines at one timestamp from the start position and keeps those after what was delivered', () => {
+    const lines = [L('05', 'a'), L('05', 'b'), L('06', 'c')];
+    expect(advanceCursor(undefined, undefined, lines)).toEqual({ fresh: [{ ...lines[0], index: 1 }, { ...lines[1], index: 2 }, { ...lines[2], index: 1 }], cursor: { time: N('06'), seen: 1 } });
+    // Another reader already delivered a and b: only c is fresh, with the same index as before.
+    expect(advanceCursor({ time: N('05'), seen: 2 }, undefined, lines).fresh).toEqual([{ ...lines[2], index: 1 }]);
+    // A read that started after a: b keeps index 2.
+    expect(advanceCursor({ time: N('05'), seen: 1 }, { time: N('05'), seen: 1 }, lines.slice(1)).fresh.map((l) => l.index)).toEqual([2, 1]);
+  });
+
+  test('a line gets the same id whichever read (periodic, follow, after a re-attach) returns it', () => {
+    const body = fetch(undefined);
+    const ids = (cursor: LogCursor | undefined, chunk: string) => {
+      const r = consumeLogChunk(cursor, chunk, { final: true });
+      return advanceCursor(cursor, cursor, r.lines).fresh.map((l) => `${logLineId('ns', 'p', 'c', l.time, l.index)} ${l.text}`);
+    };
+    const once = ids(undefined, body);
+    expect(new Set(once.map((x) => x.split(' ')[0])).size).toBe(LOG.length); // unique
+    // Read in two parts from a cursor after 'c' (two lines at 05.1 delivered): the rest has the same ids.
+    const cursor = { time: N('05', '100000000'), seen: 2 };
+    expect(ids(cursor, fetch(sinceTimeFor(cursor)))).toEqual(once.slice(3));
+    expect(logLineId('ns', 'p', 'c', N('05'), 2)).toBe(`ns/p/c/${N('05')}/2`);
+  });
+});
+
+/**
+ * A container under restartPolicy OnFailure, as the kubelet serves it: the current instance's log
+ * and the previous instance's log (only the last one), with sinceTime at second granularity. Steps:
+ * - `w`: the current instance writes a line (0.3 s after the line before); `=`: one at the same timestamp
+ * - `crash`: the instance ends, a new one starts (the status may show it later: reads do not look at it)
+ * - `tail`: a read as the worker does it (previous first when `readPrevious`, then current)
+ * - `reattach`: a new attempt: only the persisted cursor survives (it is written before delivery)
+ */
+function simulateRestarts(steps: string[], readPrevious = true) {
+  const instances: Array<Array<[string, string]>> = [[]];
+  let ms = 0;
+  let cursor: LogCursor | undefined;
+  const written: string[] = [];
+  const delivered: string[] = [];
+  const ids: string[] = [];
+  const ts = () => `2026-01-01T00:00:${String(Math.floor(ms / 1000)).padStart(2, '0')}.${String(ms % 1000).padStart(3, '0')}Z`;
+  const serve = (lines: Array<[string, string]>, since: string | undefined) =>
+    lines
+      .filter(([t]) => since === undefined || normaliseTimestamp(t)! >= normaliseTimestamp(since)!)
+      .map(([t, x]) => `${t} ${x}\n`)
+      .join('');
+  const read = (lines: Array<[string, string]> | undefined, final: boolean) => {
+    if (!lines) return;
+    const r = consumeLogChunk(cursor, serve(lines, sinceTimeFor(cursor)), { final });
+    const a = advanceCursor(cursor, cursor, r.lines);
+    if (a.fresh.length) cursor = a.cursor;
+    for (const l of a.fresh) {
+      delivered.push(l.text);
+      ids.push(logLineId('ns', 'pod', 'main', l.time, l.index));
+    }
+  };
+  for (const step of steps) {
+    const cur = instances[instances.length - 1]!;
+    if (step === 'w' || step === '=') {
+      if (step === 'w') ms += 300;
+      const text = `i${instances.length - 1}-l${cur.length}`;
+      cur.push([ts(), text]);
+      written.push(text);
+    } else if (step === 'crash') {
+      ms += 300;
+      instances.push([]);
+    } else if (step === 'tail') {
+      if (readPrevious) read(instances[instances.length - 2], true);
+      read(instances[instances.length - 1], false);
+    } else if (step === 'reattach') {
+      // nothing in memory survives but the cursor on the Job
+    } else throw new Error(step);
+  }
+  return { written, delivered, ids };
+}
+
+describe('restarts: one time-ordered cursor per container, previous instance read first', () => {
+  test.each<[string, string[]]>([
+    ['lines written before a crash and never read are read from the previous instance', ['w', 'w', 'tail', 'w', 'w', 'crash', 'w', 'tail', 'w', 'tail']],
+    ['a tail that sees the new instance before the status shows the restart', ['w', 'tail', 'w', 'crash', 'w', 'w', 'tail', 'tail']],
+    ['no tail at all during the first instance (periodic tail longer than the instance)', ['w', 'w', 'w', 'crash', 'w', 'tail']],
+    ['worker crash and re-attach around the restart', ['w', 'tail', 'w', 'reattach', 'crash', 'w', 'reattach', 'tail', 'w', 'tail']],
+    ['lines at one timestamp across reads and the restart', ['w', '=', 'tail', '=', '=', 'crash', 'w', '=', 'tail', 'reattach', 'tail']],
+    ['two restarts with a read in between', ['w', 'tail', 'w', 'crash', 'w', 'tail', 'w', 'crash', 'w', 'tail']],
+    ['the previous instance read again and again (every tail) delivers nothing twice', ['w', 'crash', 'tail', 'tail', 'w', 'tail', 'tail']],
+  ])('%s: every line exactly once, ids unique', (_name, steps) => {
+    const r = simulateRestarts(steps);
+    expect(r.delivered).toEqual(r.written);
+    expect(new Set(r.ids).size).toBe(r.ids.length);
+  });
+
+  test('without reading the previous instance the lines of a crashed instance are lost (what the previous read fixes)', () => {
+    const r = simulateRestarts(['w', 'w', 'tail', 'w', 'w', 'crash', 'w', 'tail'], false);
+    expect(r.delivered).toEqual(['i0-l0', 'i0-l1', 'i1-l0']);
+  });
+
+  test('known limit: the kubelet keeps one previous instance, so an instance that starts and crashes between two reads is lost', () => {
+    const r = simulateRestarts(['w', 'tail', 'w', 'crash', 'w', 'crash', 'w', 'tail']);
+    expect(r.delivered).toEqual(['i0-l0', 'i1-l0', 'i2-l0']);
+  });
+});
+
+describe('cursor compaction', () => {
+  test('drained pods are kept as names without the Job prefix, sorted; others whole', () => {
+    const enc = encodeDrained('job', ['job-2-bbbbb', 'job-10-aaaaa', 'other-pod', 'job-2-bbbbb']);
+    expect(enc).toBe('/other-pod 10-aaaaa 2-bbbbb');
+    expect([...decodeDrained('job', enc)].sort()).toEqual(['job-10-aaaaa', 'job-2-bbbbb', 'other-pod']);
+    expect(decodeDrained('job', undefined).size).toBe(0);
+    expect(encodeDrained('job', [])).toBe('');
+  });
+
+  test('the annotation drops drained pods\' cursors and reads back (also the older form without drained)', () => {
+    const cursors = { 'job-0-aaaaa/main': { time: N('01'), seen: 1 }, 'job-0-aaaaa/side': { time: N('02'), seen: 1 }, 'job-1-bbbbb/main': { time: N('03'), seen: 2 } };
+    expect(dropPodCursors(cursors, new Set(['job-0-aaaaa']))).toEqual({ 'job-1-bbbbb/main': cursors['job-1-bbbbb/main'] });
+    const text = encodeCursorAnnotation('job', { cursors, seq: 7, by: '2:ab', drained: new Set(['job-0-aaaaa']) });
+    expect(JSON.parse(text)).toEqual({ cursors: { 'job-1-bbbbb/main': cursors['job-1-bbbbb/main'] }, seq: 7, drained: '0-aaaaa', by: '2:ab' });
+    expect(decodeCursorAnnotation('job', text)).toEqual({ cursors: { 'job-1-bbbbb/main': cursors['job-1-bbbbb/main'] }, seq: 7, by: '2:ab', drained: new Set(['job-0-aaaaa']) });
+    expect(decodeCursorAnnotation('job', JSON.stringify({ cursors, seq: 3 }))).toEqual({ cursors, seq: 3, drained: new Set() });
+    expect(decodeCursorAnnotation('job', 'not json')).toBeUndefined();
+  });
+
+  test('bound: drained pods of an indexed Job that fit in the 256 KiB annotation limit', () => {
+    const LIMIT = 256 * 1024;
+    const job = 'kubernetes-jobs-run-0123456789abcdef'; // a long generated name
+    const suffix = (i: number) => (i * 7919).toString(36).padStart(5, '0').slice(-5);
+    const pods = (n: number) => Array.from({ length: n }, (_, i) => `${job}-${i}-${suffix(i)}`);
+    const live = Object.fromEntries(pods(100).map((p) => [`${p}/main`, { time: N('01', '123456789'), seen: 1 }]));
+    const size = (n: number, withLive: boolean) =>
+      Buffer.byteLength(encodeCursorAnnotation(job, { cursors: withLive ? live : {}, seq: 1_000_000, by: '10:deadbeef', drained: new Set(pods(n)) }));
+    // Uncompacted: one cursor per pod.
+    const uncompacted = Buffer.byteLength(JSON.stringify({ cursors: Object.fromEntries(pods(2600).map((p) => [`${p}/main`, { time: N('01', '123456789'), seen: 1 }])), seq: 1, by: '1:x' }));
+    let fit = 0;
+    for (let n = 1000; size(n, true) < LIMIT - 4096; n += 1000) fit = n;
+    console.log(`cursor annotation: 2,600 uncompacted cursors = ${uncompacted} bytes; compacted: ${fit} drained pods + 100 live cursors fit in 252 KiB (${size(fit, true)} bytes; ${(size(fit, false) / fit).toFixed(1)} bytes per drained pod)`);
+    expect(uncompacted).toBeGreaterThan(LIMIT);
+    expect(fit).toBeGreaterThanOrEqual(20_000);
+  });
+});
+
+describe('canRestart: whose previous instance is read', () => {
+  const pod = (restartPolicy: string | undefined, opts: { restartCount?: number; sidecar?: boolean } = {}) => ({
+    spec: { restartPolicy, containers: [{ name: 'main' }], initContainers: [{ name: 'init', ...(opts.sidecar ? { restartPolicy: 'Always' } : {}) }] },
+    status: { containerStatuses: [{ name: 'main', restartCount: opts.restartCount ?? 0 }] },
+  });
+  test.each<[string, ReturnType<typeof pod>, string, boolean]>([
+    ['Never: no previous read', pod('Never'), 'main', false],
+    ['OnFailure: always (the status may not show the restart yet)', pod('OnFailure'), 'main', true],
+    ['Never but seen restarted', pod('Never', { restartCount: 1 }), 'main', true],
+    ['a sidecar (init container with restartPolicy Always)', pod('Never', { sidecar: true }), 'init', true],
+    ['a plain init container of a Never pod', pod('Never'), 'init', false],
+  ])('%s', (_n, p, c, expected) => {
+    expect(canRestart(p as never, c)).toBe(expected);
+  });
 });
