@@ -11,7 +11,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { CleanedJob, CleanupInput, CleanupResult } from './cleanup-types.js';
 import { formatDuration, parseDuration } from './cli/duration.js';
 import { firstLine } from './errors.js';
-import { defaultNamespace } from './kube.js';
+import { KubeClient, defaultNamespace } from './kube.js';
+import { RESULT_FINALIZER } from './lifecycle/finish.js';
 import { listPackageJobs, listedJob, workflowStatuses } from './package-jobs.js';
 
 export type { CleanedJob, CleanupInput, CleanupResult } from './cleanup-types.js';
@@ -81,6 +82,8 @@ export async function cleanupJobs(
       try {
         // Background: the Job goes now; the garbage collector removes its pods and owned companions.
         await batch.deleteNamespacedJob({ name: r.job, namespace: r.namespace, body: { propagationPolicy: 'Background' } });
+        // A Job whose workflow ended without releasing it (terminated) still has the result finalizer.
+        await new KubeClient(kc).removeFinalizer(r.namespace, r.job, RESULT_FINALIZER);
       } catch (err) {
         if ((err as { code?: number }).code === 404) continue;
         throw new Error(`cannot delete Job ${r.namespace}/${r.job}: ${firstLine(err)}`, { cause: err });

@@ -5,7 +5,7 @@
 import type { KubernetesJobInput } from './types.js';
 
 /** The per-step options a DAG's `defaults` may set (any step option except template, values and name). */
-export type DagStepDefaults = Partial<Pick<KubernetesJobInput, 'namespace' | 'logs' | 'cleanup' | 'timeoutSeconds' | 'failFastGraceSeconds' | 'writeRenderedTo'>>;
+export type DagStepDefaults = Partial<Pick<KubernetesJobInput, 'namespace' | 'logs' | 'cleanup' | 'timeoutSeconds' | 'failFastGraceSeconds' | 'unschedulableGraceSeconds' | 'writeRenderedTo'>>;
 
 /** Options of one step that runs a Job (or one Job per `forEach` item). */
 export interface DagJobOptions extends DagStepDefaults {

@@ -5,7 +5,7 @@
  * `Date`; ISO strings are accepted too).
  */
 import type { FailureTypeName } from './failures.js';
-import type { ContainerSummary, PodSummary } from './types.js';
+import type { ContainerSummary, KubernetesJobResult, PodSummary, ResultTruncation } from './types.js';
 import { truncateBytes } from './logs.js';
 
 /** A timestamp as the client returns it (`Date`) or as JSON has it (ISO string). */
@@ -69,6 +69,73 @@ export interface EventLike {
   lastTimestamp?: Timestamp | null | undefined;
   firstTimestamp?: Timestamp | null | undefined;
   metadata?: { creationTimestamp?: Timestamp } | undefined;
+}
+
+/**
+ * What is known of cluster-autoscaler scale-ups for one pod: when its events were last listed
+ * (`checkedAt`), and the time of the latest `TriggeredScaleUp` event then (`at`; undefined: none).
+ */
+export interface ScaleUpInfo {
+  checkedAt: number;
+  at?: number | undefined;
+}
+
+/** Options of {@link interpretJob}. */
+export interface InterpretOptions {
+  /** Milliseconds since the epoch. */
+  now: number;
+  /** How long a pod may wait on an image pull before the Job fails fast (`ImagePullFailed`). */
+  failFastGraceMs: number;
+  /** How long a pod may stay unschedulable before the Job fails (`Unschedulable`). @default failFastGraceMs */
+  unschedulableGraceMs?: number | undefined;
+  /**
+   * What is known of scale-ups per pod name. When given, an unschedulable pod fails the Job only once
+   * its events were listed after its deadline (`undefined` from the lookup: not listed yet, so it waits).
+   * When left out, no scale-up is known and none is waited for.
+   */
+  scaleUp?: ((pod: string) => ScaleUpInfo | undefined) | undefined;
+}
+
+/**
+ * How long a pod that triggered a cluster-autoscaler scale-up may still wait, counted from its latest
+ * `TriggeredScaleUp` event (at least): cluster-autoscaler's default `--max-node-provision-time`.
+ */
+export const SCALE_UP_WAIT_MS = 15 * 60_000;
+/** Tolerated clock difference between the scheduler's condition time and the autoscaler's event time. */
+const SCALE_UP_SKEW_MS = 5_000;
+
+/**
+ * When an unschedulable pod fails the Job: `since` + the grace, or, when a scale-up was triggered
+ * since it became unschedulable, the latest scale-up + max(grace, {@link SCALE_UP_WAIT_MS}),
+ * whichever is later.
+ */
+export function unschedulableDeadline(since: number, graceMs: number, scaleUpAt: number | undefined): number {
+  const base = since + graceMs;
+  if (scaleUpAt === undefined || scaleUpAt < since - SCALE_UP_SKEW_MS) return base;
+  return Math.max(base, scaleUpAt + Math.max(graceMs, SCALE_UP_WAIT_MS));
+}
+
+/** Since when a pod (not being deleted) is unschedulable; undefined when it is not. */
+export function unschedulableSince(p: PodLike): number | undefined {
+  if (p.metadata?.deletionTimestamp) return undefined;
+  const sched = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (!sched || sched.status !== 'False' || sched.reason !== 'Unschedulable') return undefined;
+  return toMillis(sched.lastTransitionTime) ?? toMillis(p.metadata?.creationTimestamp);
+}
+
+/** Whether some pod of the Job runs or has succeeded (then an unschedulable sibling is a matter of capacity, not a broken spec). */
+export function someRunningOrSucceeded(job: JobLike, pods: readonly PodLike[]): boolean {
+  return (job.status?.succeeded ?? 0) > 0 || pods.some((p) => !p.metadata?.deletionTimestamp && (p.status?.phase === 'Running' || p.status?.phase === 'Succeeded'));
+}
+
+/** Whether some pod runs (a Job is never suspended then: suspension would kill it). */
+export function someRunning(pods: readonly PodLike[]): boolean {
+  return pods.some((p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running');
+}
+
+/** Whether the Job has a final condition (`Complete` or `Failed` True). */
+export function jobFinished(job: JobLike | undefined): boolean {
+  return (job?.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
 }
 
 /** What {@link interpretJob} concludes about a Job. */
@@ -194,7 +261,7 @@ export function firstFailedContainer(pods: readonly PodLike[]): { pod: string; c
  * `ttlSecondsAfterFinished` while a retry re-attaches) reports its outcome; only a Job that is gone or
  * being deleted before it finished is `'deleted'`.
  */
-export function interpretWatchedJob(job: JobLike | undefined, pods: readonly PodLike[], opts: { now: number; failFastGraceMs: number }): JobState | 'deleted' {
+export function interpretWatchedJob(job: JobLike | undefined, pods: readonly PodLike[], opts: InterpretOptions): JobState | 'deleted' {
   if (!job) return 'deleted';
   const state = interpretJob(job, pods, opts);
   if (state.kind === 'running' && job.metadata?.deletionTimestamp) return 'deleted';
@@ -212,12 +279,16 @@ export function interpretWatchedJob(job: JobLike | undefined, pods: readonly Pod
  *   is known). `SuccessCriteriaMet` alone is not completion.
  * - While not complete, pods not being deleted fail fast: a container or init container waiting with an
  *   image pull reason ({@link IMAGE_PULL_REASONS}) in a pod created more than `failFastGraceMs` ago ->
- *   `ImagePullFailed`; a pod whose `PodScheduled` condition is `False`/`Unschedulable` since more than
- *   `failFastGraceMs` (condition's `lastTransitionTime`, else the pod's creation) -> `Unschedulable`.
+ *   `ImagePullFailed`.
+ * - A pod whose `PodScheduled` condition is `False`/`Unschedulable` (since its `lastTransitionTime`,
+ *   else the pod's creation) -> `Unschedulable` once past {@link unschedulableDeadline} (the
+ *   `unschedulableGraceMs`, longer after a cluster-autoscaler `TriggeredScaleUp`), and only when its
+ *   events were listed after that deadline (with `scaleUp`), and never while another pod of the Job
+ *   runs or has succeeded: that is a matter of capacity, not a broken spec.
  * - Otherwise running: phase `Running` when a pod is in phase Running, else `Pending`; counts from
  *   `job.status` (default 0).
  */
-export function interpretJob(job: JobLike, pods: readonly PodLike[], opts: { now: number; failFastGraceMs: number }): JobState {
+export function interpretJob(job: JobLike, pods: readonly PodLike[], opts: InterpretOptions): JobState {
   const ref = jobRef(job);
   const conditions = job.status?.conditions ?? [];
   if (conditions.some((c) => c.type === 'Complete' && isTrue(c))) return { kind: 'succeeded' };
@@ -242,6 +313,7 @@ export function interpretJob(job: JobLike, pods: readonly PodLike[], opts: { now
     };
   }
 
+  const capacityOnly = someRunningOrSucceeded(job, pods);
   for (const p of ordered(pods)) {
     if (p.metadata?.deletionTimestamp) continue;
     const podName = p.metadata?.name ?? '';
@@ -261,15 +333,18 @@ export function interpretJob(job: JobLike, pods: readonly PodLike[], opts: { now
         }
       }
     }
-    const sched = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
-    if (sched && sched.status === 'False' && sched.reason === 'Unschedulable') {
-      const since = toMillis(sched.lastTransitionTime) ?? created;
-      if (since !== undefined && opts.now - since > opts.failFastGraceMs) {
+    const since = unschedulableSince(p);
+    if (since !== undefined && !capacityOnly) {
+      const info = opts.scaleUp?.(podName);
+      const deadline = unschedulableDeadline(since, opts.unschedulableGraceMs ?? opts.failFastGraceMs, info?.at);
+      // With scale-up tracking, only a look at the pod's events made after the deadline may fail it.
+      if (opts.now > deadline && (!opts.scaleUp || (info !== undefined && info.checkedAt > deadline))) {
+        const sched = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
         return {
           kind: 'failed',
           type: 'Unschedulable',
           reason: 'Unschedulable',
-          message: `Job '${ref}': pod '${podName}' cannot be scheduled: ${sched.message || 'Unschedulable'}`,
+          message: `Job '${ref}': pod '${podName}' cannot be scheduled: ${sched?.message || 'Unschedulable'}${info?.at !== undefined && info.at >= since - SCALE_UP_SKEW_MS ? ' (a cluster-autoscaler scale-up it triggered brought no room)' : ''}`,
         };
       }
     }
@@ -425,4 +500,140 @@ export function failureDetails(job: JobLike, pods: readonly PodLike[], events: r
   };
   if (all.length > kept.length) details.podsOmitted = all.length - kept.length;
   return details;
+}
+
+/** Upper bound (UTF-8 bytes of its JSON) of a success result and of a recorded failure: far below Temporal's 2 MB payload limit, and small enough to be kept on the Job (annotations: 256 KiB in all). */
+export const RESULT_MAX_BYTES = 96 * 1024;
+/** Pods kept in a result's `pods` (the most recent). */
+export const RESULT_PODS = 50;
+/** Upper bound (UTF-8 bytes) of each container message in a result's `pods`. */
+export const RESULT_MESSAGE_MAX_BYTES = 512;
+/** Upper bound (UTF-8 bytes of its JSON) of a result's `output`. */
+export const RESULT_OUTPUT_MAX_BYTES = 16 * 1024;
+
+const jsonBytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v) ?? '', 'utf8');
+
+/**
+ * A success result within `maxBytes` (its JSON, UTF-8), with `truncated` saying what was cut (left
+ * out when nothing was):
+ * - `pods`: at most {@link RESULT_PODS}, the most recent (`truncated.pods`: how many were left out);
+ *   `exitCodes` only of the kept pods (`truncated.exitCodes`: entries left out);
+ * - each container message at most {@link RESULT_MESSAGE_MAX_BYTES} (`truncated.messages`: how many were cut);
+ * - `output` over {@link RESULT_OUTPUT_MAX_BYTES} becomes its text, cut (`truncated.output`: its size in bytes);
+ * - then the oldest `logTail` lines go (`truncated.logTail`: how many), then more pods, until it fits.
+ * Pure; the input is not changed.
+ */
+export function boundResult(result: KubernetesJobResult, maxBytes = RESULT_MAX_BYTES): KubernetesJobResult {
+  const t: ResultTruncation = { ...(result.truncated ?? {}) };
+  const add = (k: keyof ResultTruncation, n: number) => {
+    if (n > 0) t[k] = (t[k] ?? 0) + n;
+  };
+  let pods = result.pods;
+  if (pods.length > RESULT_PODS) {
+    add('pods', pods.length - RESULT_PODS);
+    pods = pods.slice(-RESULT_PODS);
+  }
+  let cut = 0;
+  pods = pods.map((p) => ({
+    ...p,
+    containers: p.containers.map((c) => {
+      if (c.message === undefined || Buffer.byteLength(c.message, 'utf8') <= RESULT_MESSAGE_MAX_BYTES) return c;
+      cut++;
+      return { ...c, message: truncateBytes(c.message, RESULT_MESSAGE_MAX_BYTES) };
+    }),
+  }));
+  add('messages', cut);
+  const keepCodes = (kept: PodSummary[]) => {
+    const names = new Set(kept.map((p) => p.name));
+    const codes: Record<string, number> = {};
+    let dropped = 0;
+    for (const [k, v] of Object.entries(result.exitCodes)) {
+      if (names.has(k.slice(0, k.lastIndexOf('/')))) codes[k] = v;
+      else dropped++;
+    }
+    return { codes, dropped };
+  };
+  let { codes: exitCodes, dropped: codesDropped } = result.pods.length === pods.length ? { codes: result.exitCodes, dropped: 0 } : keepCodes(pods);
+  let output = result.output;
+  const outputBytes = output === undefined ? 0 : jsonBytes(output);
+  if (outputBytes > RESULT_OUTPUT_MAX_BYTES) {
+    output = truncateBytes(typeof output === 'string' ? output : JSON.stringify(output), RESULT_OUTPUT_MAX_BYTES - 64);
+    t.output = outputBytes;
+  }
+  let logTail = result.logTail;
+  const build = (): KubernetesJobResult => {
+    const r: KubernetesJobResult = { ...result, pods, exitCodes, logTail };
+    if (output === undefined) delete r.output;
+    else r.output = output;
+    const marks = { ...t };
+    if (codesDropped > 0) marks.exitCodes = (marks.exitCodes ?? 0) + codesDropped;
+    if (Object.keys(marks).length) r.truncated = marks;
+    else delete r.truncated;
+    return r;
+  };
+  let r = build();
+  // Room for the markers themselves.
+  const budget = maxBytes - 200;
+  // The oldest lines go first: each costs its JSON text and a comma.
+  let over = jsonBytes(r) - budget;
+  if (over > 0 && logTail.length) {
+    let drop = 0;
+    while (drop < result.logTail.length && over > 0) over -= jsonBytes(result.logTail[drop++]) + 1;
+    for (; drop <= result.logTail.length; drop++) {
+      logTail = result.logTail.slice(drop);
+      r = build();
+      if (jsonBytes(r) <= budget) break;
+    }
+    add('logTail', result.logTail.length - logTail.length);
+    r = build();
+  }
+  while (jsonBytes(r) > budget && pods.length > 0) {
+    const keep = Math.floor(pods.length / 2);
+    add('pods', pods.length - keep);
+    pods = keep ? pods.slice(-keep) : [];
+    ({ codes: exitCodes, dropped: codesDropped } = keepCodes(pods));
+    r = build();
+  }
+  return r;
+}
+
+/**
+ * Failure details within `maxBytes` (their JSON, UTF-8): the oldest log lines go first, then the
+ * oldest events, then the oldest pods, each counted in `truncated` (`logTail`, `events`, `pods`).
+ * Pure; the input is not changed.
+ */
+export function boundFailureDetails<T extends FailureDetails>(details: T, maxBytes = RESULT_MAX_BYTES): T & { truncated?: Record<string, number> } {
+  const budget = maxBytes - 200;
+  const out: T & { truncated?: Record<string, number> } = { ...details, logTail: [...details.logTail], events: [...details.events], pods: [...details.pods] };
+  const marks: Record<string, number> = {};
+  const lists = ['logTail', 'events', 'pods'] as const;
+  for (const key of lists) {
+    let size = jsonBytes(out);
+    if (size <= budget) break;
+    const list = out[key] as unknown[];
+    let dropped = 0;
+    while (list.length && size > budget) {
+      size -= jsonBytes(list.shift()) + 1;
+      dropped++;
+    }
+    if (key === 'pods') out.podsOmitted = (out.podsOmitted ?? 0) + dropped;
+    else if (dropped) marks[key] = dropped;
+  }
+  if (Object.keys(marks).length) out.truncated = marks;
+  return out;
+}
+
+/** Reason of the event cluster-autoscaler records on a pod whose scheduling made it add nodes. */
+export const TRIGGERED_SCALE_UP = 'TriggeredScaleUp';
+
+/** Time of the latest `TriggeredScaleUp` event about the pod (by name, and UID when both are known); undefined when none. */
+export function latestScaleUp(events: readonly EventLike[], pod: { name: string; uid?: string | undefined }): number | undefined {
+  let latest: number | undefined;
+  for (const e of events) {
+    const o = e.involvedObject as { kind?: string; name?: string; uid?: string } | undefined;
+    if (e.reason !== TRIGGERED_SCALE_UP || (o?.kind && o.kind !== 'Pod') || o?.name !== pod.name || (pod.uid && o?.uid && o.uid !== pod.uid)) continue;
+    const t = eventTime(e);
+    if (t > 0 && (latest === undefined || t > latest)) latest = t;
+  }
+  return latest;
 }

@@ -336,6 +336,27 @@ export class KubeClient {
     );
   }
 
+  /**
+   * Removes a finalizer from a Job: a merge patch of the rest of the list, with the Job's
+   * resourceVersion as a precondition (so another writer's finalizer is never dropped), re-read on a
+   * conflict. Returns false when the Job is gone or does not have it.
+   */
+  async removeFinalizer(namespace: string, name: string, finalizer: string): Promise<boolean> {
+    for (let i = 0; ; i++) {
+      const job = await this.readJob(namespace, name);
+      const finalizers = job?.metadata?.finalizers ?? [];
+      if (!job || !finalizers.includes(finalizer)) return false;
+      try {
+        await this.patchJob(namespace, name, { metadata: { resourceVersion: job.metadata?.resourceVersion, finalizers: finalizers.filter((f) => f !== finalizer) } });
+        return true;
+      } catch (err) {
+        const status = (err as KubernetesJobsError).details?.status;
+        if ((status === 409 || status === 404) && i < 20) continue; // changed or gone meanwhile: look again
+        throw err;
+      }
+    }
+  }
+
   /** Reads any object, or undefined when it does not exist. */
   async readObject(obj: KubernetesObject): Promise<KubernetesObject | undefined> {
     try {

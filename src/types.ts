@@ -29,10 +29,31 @@ export interface KubernetesJobInput {
   };
   /** @default 'onSuccess' */
   cleanup?: CleanupPolicy;
-  /** Overall limit for the Job, in seconds; also the activity's start-to-close timeout. @default 3600 */
+  /**
+   * Overall limit for the Job, in seconds (from its creation). `runKubernetesJob` gives the activity a
+   * start-to-close timeout of this + 5 min; without it, one far longer, so that the worker's default
+   * (`defaults.timeoutSeconds`, else 3600) applies. An activity whose limit does not fit its
+   * start-to-close timeout fails at once (`InvalidManifest`), before creating anything.
+   * @default the worker's `defaults.timeoutSeconds`, else 3600
+   */
   timeoutSeconds?: number;
-  /** Seconds a pod may wait on an image pull or stay unschedulable before the activity fails fast. @default 60 */
+  /** Seconds a pod may wait on an image pull before the activity fails fast (`ImagePullFailed`). @default 60 */
   failFastGraceSeconds?: number;
+  /**
+   * Seconds a pod may stay unschedulable before the Job fails (`Unschedulable`). After a
+   * cluster-autoscaler `TriggeredScaleUp` event for the pod, it waits at least 15 min more from that
+   * event. Never while another pod of the Job runs or has succeeded.
+   * @default the worker's `defaults.unschedulableGraceSeconds`, else 600
+   */
+  unschedulableGraceSeconds?: number;
+  /**
+   * Set by `runKubernetesJob`: the workflow releases the Job after the result is recorded in its
+   * history (cleanup policy, then removal of the `temporal-k8s-jobs/result` finalizer the Job is created
+   * with), through `kubernetesJobsReleaseJob`. The activity then never deletes the Job on success or
+   * failure itself, and a retry always finds the Job (and the result recorded on it). Direct callers of
+   * the activity leave it out: cleanup happens in the activity, and the Job has no finalizer.
+   */
+  releaseByWorkflow?: boolean;
   /**
    * Writes the applied YAML (with ownership metadata) as `<job name>.yaml`, for debugging: `.` for the
    * worker's rendered-output directory (`worker --rendered-dir`, option `renderedOutputDir`) or a
@@ -91,6 +112,27 @@ export interface KubernetesJobResult {
   reattached: boolean;
   /** Whether the Job was deleted at the end (cleanup policy). */
   deleted: boolean;
+  /** The Job's UID. */
+  jobUid?: string;
+  /** What was cut to keep the result within its size bound (left out when nothing was). */
+  truncated?: ResultTruncation;
+}
+
+/**
+ * What was cut from a result to keep it within its size bound (96 KiB of JSON; Temporal's payload
+ * limit is 2 MB). Each field counts what was left out.
+ */
+export interface ResultTruncation {
+  /** Pods left out of `pods` (the most recent are kept). */
+  pods?: number;
+  /** Entries left out of `exitCodes` (those of pods left out). */
+  exitCodes?: number;
+  /** Container messages in `pods` cut to 512 bytes (the output has the full termination message). */
+  messages?: number;
+  /** The size in bytes of an `output` over 16 KiB, which was replaced by its text, cut. */
+  output?: number;
+  /** Oldest lines left out of `logTail`. */
+  logTail?: number;
 }
 
 /** Progress in heartbeat details (also what the CLI shows). */
@@ -112,4 +154,26 @@ export interface DeleteJobRequest {
   input: KubernetesJobInput;
   /** The run activity's execution (its activity id as the workflow saw it). */
   owner: { workflowId: string; runId: string; activityId: string };
+}
+
+/**
+ * Input of the `kubernetesJobsReleaseJob` activity, which `runKubernetesJob` runs once the run
+ * activity's result or failure is recorded in its history: applies the cleanup policy and removes the
+ * `temporal-k8s-jobs/result` finalizer.
+ */
+export interface ReleaseJobRequest {
+  /** Whether the run activity succeeded. */
+  succeeded: boolean;
+  /** The input's cleanup policy (the worker's default applies when left out). */
+  cleanup?: CleanupPolicy;
+  /** After a success: the Job of the result (a Job of that name with another UID is left alone). */
+  job?: { namespace: string; name: string; uid?: string };
+  /** After a failure: the run activity's input and identity (the Job's name is derived from them). */
+  run?: DeleteJobRequest;
+}
+
+/** Result of the `kubernetesJobsReleaseJob` activity. */
+export interface ReleaseJobResult {
+  /** Whether the Job was deleted (the cleanup policy asked for it). */
+  deleted: boolean;
 }

@@ -49,7 +49,7 @@ Job:
   --tail-lines N           log lines kept in the result (default: 50)
   --delete WHEN            never | on-success | always: when the Job is deleted (default: on-success)
   --write-rendered DIR     the worker writes the applied YAML to DIR (debugging)
-  --timeout DURATION       limit for the whole Job: 90, 90s, 15m, 2h, 1h30m (default: 1h)
+  --timeout DURATION       limit for the whole Job: 90, 90s, 15m, 2h, 1h30m (default: the worker's, else 1h)
 Workflow:
   --workflow-id ID         workflow id (default: tkj-<template>-<random>)
   --no-wait                start the workflow, print its id and exit (sends the work to the workers

@@ -6,7 +6,6 @@
  * it, then it is resumed. A retry re-runs the companion and resume steps; both are idempotent.
  */
 import { FailureType } from '../failures.js';
-import { crashPoint } from '../crash-hook.js';
 import { KubernetesJobsError } from '../errors.js';
 import { KEEP_ANNOTATION, type KubernetesObject } from '../manifest.js';
 import type { KubeClient, V1Job } from '../kube.js';
@@ -14,12 +13,17 @@ import { isOwnedBy, type Owner } from '../naming.js';
 import type { KubernetesJobResult } from '../types.js';
 import type { JobPlan } from './plan.js';
 import type { RunJobHeartbeat } from './report.js';
+import { RESULT_FINALIZER, TTL_ANNOTATION, deleteNow, readRecorded, type RecordedAnswer } from './finish.js';
+import { crashPoint } from '../crash-hook.js';
 
 /** Annotation marking a Job this package created suspended (to create companions first). */
 export const SUSPENDED_ANNOTATION = 'temporal-k8s-jobs/created-suspended';
 
-/** The Job to watch, or the result an earlier attempt already reached. */
-export type Attached = { job: V1Job; reattached: boolean } | { result: KubernetesJobResult };
+/**
+ * The Job to watch, the answer an earlier attempt recorded on it, or the result an earlier attempt
+ * already reached (from its heartbeat: the Job is gone).
+ */
+export type Attached = { job: V1Job; reattached: boolean } | { recorded: RecordedAnswer } | { result: KubernetesJobResult };
 
 /**
  * Reads the Job by name: owned -> re-attach; missing -> create (unless an earlier attempt created one
@@ -33,6 +37,9 @@ export async function createOrReattach(kube: KubeClient, plan: JobPlan, prior: R
   if (job) {
     if (!isOwnedBy(job, owner)) throw conflict(target, job);
     reattached = true;
+    // An earlier attempt recorded the answer: every attempt returns exactly it.
+    const recorded = readRecorded(job);
+    if (recorded) return { recorded };
   } else if (prior?.jobUid) {
     // An earlier attempt created this Job and it is gone. Never run the workload a second time.
     if (prior.progress.phase === 'Succeeded') return { result: resultFromHeartbeat(prior, plan.tailLines) };
@@ -50,20 +57,39 @@ export async function createOrReattach(kube: KubeClient, plan: JobPlan, prior: R
       toCreate.spec.suspend = true;
       toCreate.metadata = { ...toCreate.metadata, annotations: { ...toCreate.metadata?.annotations, [SUSPENDED_ANNOTATION]: 'true' } };
     }
+    if (plan.releaseByWorkflow) holdUntilReleased(toCreate);
     crashPoint('before-create');
     try {
       job = (await kube.create(toCreate)) as unknown as V1Job;
+      crashPoint('after-create');
     } catch (err) {
       if ((err as KubernetesJobsError).details?.status !== 409) throw err;
       // Created concurrently (an earlier attempt's request landed late): same checks as above.
       job = await kube.readJob(namespace, jobName);
       if (!job || !isOwnedBy(job, owner)) throw conflict(target, job);
       reattached = true;
+      const recorded = readRecorded(job);
+      if (recorded) return { recorded };
     }
   }
-  crashPoint('after-create');
   onCreated(job);
   return { job: await completeSetup(kube, plan, job), reattached };
+}
+
+/**
+ * Under `runKubernetesJob`: the Job is created with the result finalizer, so that it stays until the
+ * workflow released it, and without `ttlSecondsAfterFinished` (kept in an annotation, set at the
+ * release): the TTL controller deletes with Foreground propagation, pods first, which would take the
+ * pods' exit codes, output and logs before the answer is recorded.
+ */
+function holdUntilReleased(manifest: JobPlan['jobManifest']): void {
+  const meta = (manifest.metadata ??= {}) as { finalizers?: string[]; annotations?: Record<string, string> };
+  meta.finalizers = [...(meta.finalizers ?? []).filter((f) => f !== RESULT_FINALIZER), RESULT_FINALIZER];
+  const spec = manifest.spec as { ttlSecondsAfterFinished?: number | null };
+  if (spec.ttlSecondsAfterFinished !== undefined && spec.ttlSecondsAfterFinished !== null) {
+    meta.annotations = { ...meta.annotations, [TTL_ANNOTATION]: String(spec.ttlSecondsAfterFinished) };
+    delete spec.ttlSecondsAfterFinished;
+  }
 }
 
 /** Creates the companions and resumes a Job created suspended. A final error removes the Job. */
@@ -78,7 +104,7 @@ async function completeSetup(kube: KubeClient, plan: JobPlan, job: V1Job): Promi
   } catch (err) {
     // A retry re-attaches and finishes these steps; a final error must not leave a suspended Job behind.
     if (!(err instanceof KubernetesJobsError) || !err.nonRetryable) throw err;
-    await kube.deleteJob(plan.namespace, plan.jobName, 'Background').catch(() => undefined);
+    await deleteNow(kube, plan.namespace, plan.jobName).catch(() => undefined);
     throw err;
   }
 }
@@ -95,6 +121,7 @@ function resultFromHeartbeat(prior: RunJobHeartbeat, tailLines: number): Kuberne
     logLines: prior.logSeq,
     reattached: true,
     deleted: true,
+    ...(prior.jobUid ? { jobUid: prior.jobUid } : {}),
   };
 }
 

@@ -39,7 +39,11 @@ export interface JobPlan {
   tailLines: number;
   cleanup: CleanupPolicy;
   graceMs: number;
+  /** How long a pod may stay unschedulable (longer after a cluster-autoscaler scale-up). */
+  unschedulableGraceMs: number;
   timeoutMs: number;
+  /** The workflow releases the Job (finalizer, cleanup policy) once the result is in its history. */
+  releaseByWorkflow: boolean;
   /** The worker's keep-alive between heartbeats, when set (else derived from the heartbeat timeout). */
   heartbeatMs: number | undefined;
 }
@@ -87,7 +91,9 @@ export function planJob(input: KubernetesJobInput, options: KubernetesJobActivit
     tailLines: input.logs?.tailLines ?? d.tailLines ?? 50,
     cleanup: input.cleanup ?? d.cleanup ?? 'onSuccess',
     graceMs: seconds('failFastGraceSeconds', input.failFastGraceSeconds, d.failFastGraceSeconds ?? 60, 0, MAX_TIMEOUT_SECONDS),
+    unschedulableGraceMs: seconds('unschedulableGraceSeconds', input.unschedulableGraceSeconds, d.unschedulableGraceSeconds ?? 600, 0, MAX_TIMEOUT_SECONDS),
     timeoutMs: seconds('timeoutSeconds', input.timeoutSeconds, d.timeoutSeconds ?? 3600, 1, MAX_TIMEOUT_SECONDS),
+    releaseByWorkflow: input.releaseByWorkflow === true,
     heartbeatMs: options.heartbeatSeconds === undefined ? undefined : seconds('heartbeatSeconds (worker option)', options.heartbeatSeconds, 0, 0.1, MAX_INTERVAL_SECONDS),
   };
   // Written last: only a plan that passed every check above, into the worker's directory only.

@@ -15,6 +15,7 @@ import { IMAGE_PULL_REASONS, interpretWatchedJob, type JobState } from '../job-s
 import type { JobProgress } from '../types.js';
 import type { JobPlan } from './plan.js';
 import type { Reporter } from './report.js';
+import type { ScaleUpTracker } from './scale-up.js';
 
 /** The failure of a Job that vanished (or started being deleted) before it finished. */
 export class JobGoneError extends KubernetesJobsError {
@@ -40,6 +41,8 @@ export class JobWatch {
   private seen = false;
   /** Re-evaluates every second while a fail-fast grace period runs (it expires with time, not with an event). */
   private graceTicker: NodeJS.Timeout | undefined;
+  /** Scale-ups of unschedulable pods (set by the lifecycle); without it none is known. */
+  scaleUps: ScaleUpTracker | undefined;
 
   /** @param jobUid the watched Job's UID: another Job of the same name (or its pods) is not this one */
   constructor(
@@ -109,7 +112,12 @@ export class JobWatch {
       return;
     }
     const pods = this.pods();
-    const state = interpretWatchedJob(j as never, pods as never, { now: Date.now(), failFastGraceMs: this.plan.graceMs });
+    const state = interpretWatchedJob(j as never, pods as never, {
+      now: Date.now(),
+      failFastGraceMs: this.plan.graceMs,
+      unschedulableGraceMs: this.plan.unschedulableGraceMs,
+      scaleUp: this.scaleUps?.lookup,
+    });
     if (state === 'deleted') {
       this.fail(deletedWhileRunning(this.plan.target));
       return;

@@ -52,8 +52,11 @@ export const MAX_PENDING_IN_WORKFLOW = 1000;
 
 /** A `forEach` runs in child workflows once the parent's history would pass this many events. */
 const HISTORY_BUDGET = 30_000;
-/** History events one Job adds to the workflow that runs it (scheduled, started, completed, tasks). */
-const EVENTS_PER_JOB = 10;
+/**
+ * History events one Job adds to the workflow that runs it (scheduled, started, completed, tasks), for
+ * the run activity and the release activity that follows it.
+ */
+const EVENTS_PER_JOB = 16;
 
 /**
  * Upper bound of the upstream views (`steps`) one Job's input may carry. Every Job's input is
@@ -175,7 +178,7 @@ function jobInput(dag: Pick<Dag, 'defaults'>, step: DagStep | DagExitStep): Omit
   const d = dag.defaults ?? {};
   const pick = <K extends keyof KubernetesJobInput>(k: K) => (step as KubernetesJobInput)[k] ?? (d as KubernetesJobInput)[k];
   const input: Omit<KubernetesJobInput, 'values'> = { template: step.template };
-  for (const k of ['namespace', 'name', 'cleanup', 'timeoutSeconds', 'failFastGraceSeconds', 'writeRenderedTo'] as const) {
+  for (const k of ['namespace', 'name', 'cleanup', 'timeoutSeconds', 'failFastGraceSeconds', 'unschedulableGraceSeconds', 'writeRenderedTo'] as const) {
     const v = pick(k);
     if (v !== undefined) (input as Record<string, unknown>)[k] = v;
   }

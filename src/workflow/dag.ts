@@ -16,7 +16,7 @@ export class InvalidDagError extends Error {
 }
 
 const DAG_KEYS = ['name', 'maxParallel', 'failFast', 'values', 'defaults', 'steps', 'onExit'];
-const DEFAULT_KEYS = ['namespace', 'logs', 'cleanup', 'timeoutSeconds', 'failFastGraceSeconds', 'writeRenderedTo'];
+const DEFAULT_KEYS = ['namespace', 'logs', 'cleanup', 'timeoutSeconds', 'failFastGraceSeconds', 'unschedulableGraceSeconds', 'writeRenderedTo'];
 const JOB_KEYS = ['template', 'values', 'name', 'valuesFrom', ...DEFAULT_KEYS];
 const STEP_KEYS = [...JOB_KEYS, 'dependsOn', 'when', 'forEach', 'maxParallel'];
 const LOG_KEYS = ['mode', 'everySeconds', 'tailLines'];
@@ -58,7 +58,7 @@ function unknownKeys(obj: Record<string, unknown>, allowed: readonly string[], w
 function checkDefaults(obj: Record<string, unknown>, where: string, problems: string[]): void {
   if ('namespace' in obj && (typeof obj.namespace !== 'string' || obj.namespace === '')) problems.push(`${where}: 'namespace' must be a non-empty string`);
   if ('cleanup' in obj && !CLEANUPS.includes(obj.cleanup as string)) problems.push(`${where}: 'cleanup' must be one of ${CLEANUPS.join(', ')}`);
-  for (const k of ['timeoutSeconds', 'failFastGraceSeconds']) {
+  for (const k of ['timeoutSeconds', 'failFastGraceSeconds', 'unschedulableGraceSeconds']) {
     if (k in obj && !(typeof obj[k] === 'number' && Number.isFinite(obj[k]) && (obj[k] as number) > 0)) problems.push(`${where}: '${k}' must be a positive number of seconds`);
   }
   if ('writeRenderedTo' in obj && !isRenderedSubdir(obj.writeRenderedTo)) {

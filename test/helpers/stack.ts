@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import {
+  BatchV1Api,
   CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
@@ -270,6 +271,21 @@ export async function createTestNamespace(prefix: string, opts: { podLogs?: bool
   return name;
 }
 
+/** Removes the `temporal-k8s-jobs/result` finalizer from every Job in `ns` (what `cleanup --orphans` does). */
+export async function releaseResultFinalizers(kc: KubeConfig, ns: string): Promise<void> {
+  const batch = kc.makeApiClient(BatchV1Api);
+  for (const job of (await batch.listNamespacedJob({ namespace: ns })).items) {
+    const finalizers = job.metadata?.finalizers ?? [];
+    if (!finalizers.includes('temporal-k8s-jobs/result')) continue;
+    await batch
+      .patchNamespacedJob(
+        { name: job.metadata!.name!, namespace: ns, body: { metadata: { resourceVersion: job.metadata?.resourceVersion, finalizers: finalizers.filter((f) => f !== 'temporal-k8s-jobs/result') } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )
+      .catch(() => undefined);
+  }
+}
+
 /** Deletes a namespace made by {@link createTestNamespace} plus its kwok log config and files. */
 export async function deleteNamespace(ns: string, opts: { wait?: boolean } = {}): Promise<void> {
   const kc = kubeConfig();
@@ -279,6 +295,10 @@ export async function deleteNamespace(ns: string, opts: { wait?: boolean } = {})
   } catch (e) {
     if (errorCode(e) !== 404) throw e;
   }
+  // A Job whose workflow never released it (a test that ended its workers first) keeps the package's
+  // result finalizer, which would hold the namespace in Terminating: let it go (no new Job can be
+  // created in a namespace being deleted).
+  await releaseResultFinalizers(kc, ns).catch(() => undefined);
   const env = stackEnv();
   if (!env.existingCluster) {
     try {

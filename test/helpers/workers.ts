@@ -14,7 +14,7 @@ export interface WorkerProcessOptions {
   kubeconfig?: string;
   /** Temporal frontend (e.g. through a fault proxy). @default the stack's */
   temporalAddress?: string;
-  /** Extra environment (TKJ_CRASH_AT, TKJ_WORKFLOWS_PATH, TKJ_TEMPLATE_DIRS: see the fixture). */
+  /** Extra environment (TKJ_CRASH_AT: the worker SIGKILLs itself at that lifecycle point, see src/crash-hook.ts; TKJ_WORKFLOWS_PATH, TKJ_TEMPLATE_DIRS: see the fixture). */
   env?: Record<string, string>;
 }
 

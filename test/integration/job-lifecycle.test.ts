@@ -124,7 +124,7 @@ test('an image that cannot be pulled fails fast after the grace period', async (
 });
 
 test('an unschedulable pod fails fast after the grace period; the Job is kept suspended so it cannot start later', async () => {
-  const input = base({}, { failFastGraceSeconds: 2 }); // default cleanup: onSuccess
+  const input = base({}, { unschedulableGraceSeconds: 2 }); // default cleanup: onSuccess
   input.values = { ...input.values, nodeSelector: { 'no-such-label': 'x' } };
   const failure = await failureOf((await start(input)).result());
   expect(`${failure.type}: ${failure.message}`).toMatch(/^Unschedulable: .*node/);

@@ -1,7 +1,14 @@
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 import {
+  boundFailureDetails,
+  boundResult,
   exitCodes,
   failureDetails,
+  latestScaleUp,
+  unschedulableDeadline,
+  RESULT_MAX_BYTES,
+  RESULT_PODS,
+  SCALE_UP_WAIT_MS,
   firstFailedContainer,
   interpretJob,
   interpretWatchedJob,
@@ -13,7 +20,9 @@ import {
   type JobLike,
   type JobState,
   type PodLike,
+  type ScaleUpInfo,
 } from '../../src/job-status.js';
+import type { KubernetesJobResult } from '../../src/types.js';
 
 // The client's objects fit the local shapes (compile-time check).
 const _pod: PodLike = {} as V1Pod;
@@ -403,5 +412,123 @@ describe('interpretWatchedJob', () => {
   ] as const)('%s', (_what, job, expected) => {
     const s = interpretWatchedJob(job as never, [], { now: Date.parse('2026-01-01T00:01:00Z'), failFastGraceMs: 60_000 });
     expect(s === 'deleted' ? 'deleted' : s.kind).toBe(expected);
+  });
+});
+
+// Unschedulable is a matter of capacity until proven otherwise: a separate (longer) grace, a longer
+// wait after a cluster-autoscaler scale-up, a look at the pod's events after the deadline before
+// failing, and never while a sibling pod runs or has succeeded.
+describe('interpretJob: unschedulable pods', () => {
+  const UNSCHED = 600_000;
+  const unschedulable = (name: string, sinceMs: number, extra: { phase?: string } = {}) =>
+    pod(name, extra.phase ?? 'Pending', [], {
+      created: ago(sinceMs + 1000),
+      conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/2 nodes are available', lastTransitionTime: ago(sinceMs) }],
+    });
+  const j = job([], { active: 2 });
+  const checked = (at?: number): ((p: string) => ScaleUpInfo | undefined) => () => ({ checkedAt: NOW - 1, ...(at === undefined ? {} : { at }) });
+  const o = (extra: Record<string, unknown> = {}) => ({ now: NOW, failFastGraceMs: GRACE, unschedulableGraceMs: UNSCHED, ...extra });
+  test.each<[string, PodLike[], Record<string, unknown>, 'failed' | 'running']>([
+    ['past the image-pull grace but not the unschedulable one: waits', [unschedulable('p', GRACE + 5_000)], {}, 'running'],
+    ['past the unschedulable grace, no scale-up tracking: fails', [unschedulable('p', UNSCHED + 5_000)], {}, 'failed'],
+    ['past the grace, events looked at after the deadline, no scale-up: fails', [unschedulable('p', UNSCHED + 5_000)], { scaleUp: checked() }, 'failed'],
+    ['past the grace, events not looked at yet: waits', [unschedulable('p', UNSCHED + 5_000)], { scaleUp: () => undefined }, 'running'],
+    ['past the grace, events looked at before the deadline only: waits', [unschedulable('p', UNSCHED + 5_000)], { scaleUp: () => ({ checkedAt: NOW - 10_000 }) }, 'running'],
+    ['a scale-up triggered since it became unschedulable: waits', [unschedulable('p', UNSCHED + 5_000)], { scaleUp: checked(NOW - UNSCHED) }, 'running'],
+    ['a scale-up, then the scale-up wait passed too: fails', [unschedulable('p', 3 * SCALE_UP_WAIT_MS)], { scaleUp: checked(NOW - SCALE_UP_WAIT_MS - 5_000) }, 'failed'],
+    ['a scale-up older than the unschedulable spell does not count', [unschedulable('p', UNSCHED + 5_000)], { scaleUp: checked(NOW - UNSCHED - 60_000) }, 'failed'],
+    ['a sibling pod runs: capacity, never fails', [unschedulable('p', 10 * UNSCHED), pod('q', 'Running', [running('main')])], {}, 'running'],
+    ['a sibling pod succeeded: never fails', [unschedulable('p', 10 * UNSCHED), pod('q', 'Succeeded', [terminated('main', 0)])], {}, 'running'],
+    ['a sibling pod failed: still fails (no pod made progress)', [unschedulable('p', UNSCHED + 5_000), pod('q', 'Failed', [terminated('main', 1)])], {}, 'failed'],
+    ['without unschedulableGraceMs the fail-fast grace applies (compatibility)', [unschedulable('p', GRACE + 5_000)], { unschedulableGraceMs: undefined }, 'failed'],
+  ])('%s', (_, pods, extra, expected) => {
+    expect(interpretJob(j, pods, o(extra)).kind).toBe(expected);
+  });
+
+  test('counted succeeded pods in the Job status also mean capacity (the pods may be gone)', () => {
+    expect(interpretJob(job([], { active: 1, succeeded: 3 }), [unschedulable('p', 10 * UNSCHED)], o()).kind).toBe('running');
+  });
+
+  test('the failure message says when a scale-up brought no room', () => {
+    const s = interpretJob(j, [unschedulable('p', 3 * SCALE_UP_WAIT_MS)], o({ scaleUp: checked(NOW - SCALE_UP_WAIT_MS - 5_000) }));
+    expect(s).toMatchObject({ kind: 'failed', type: 'Unschedulable', message: "Job 'ns/etl-1': pod 'p' cannot be scheduled: 0/2 nodes are available (a cluster-autoscaler scale-up it triggered brought no room)" });
+  });
+
+  test('unschedulableDeadline', () => {
+    expect(unschedulableDeadline(1000, 60_000, undefined)).toBe(61_000);
+    expect(unschedulableDeadline(1000, 60_000, 500)).toBe(500 + SCALE_UP_WAIT_MS); // within the skew
+    expect(unschedulableDeadline(100_000, 60_000, 1000)).toBe(160_000); // before the spell: ignored
+    expect(unschedulableDeadline(0, 3_600_000, 10)).toBe(3_600_010); // a grace longer than the scale-up wait
+  });
+
+  test('latestScaleUp: TriggeredScaleUp events about the pod only, latest first', () => {
+    const ev = (reason: string, name: string, secondsAgo: number, uid?: string): EventLike =>
+      ({ reason, involvedObject: { kind: 'Pod', name, ...(uid ? { uid } : {}) }, lastTimestamp: ago(secondsAgo * 1000) }) as EventLike;
+    const events = [ev('TriggeredScaleUp', 'p', 30), ev('TriggeredScaleUp', 'p', 10), ev('NotTriggerScaleUp', 'p', 1), ev('TriggeredScaleUp', 'other', 0), ev('TriggeredScaleUp', 'p', 0, 'old-uid')];
+    expect(latestScaleUp(events, { name: 'p', uid: 'uid-1' })).toBe(NOW - 10_000);
+    expect(latestScaleUp(events, { name: 'p' })).toBe(NOW);
+    expect(latestScaleUp([], { name: 'p' })).toBeUndefined();
+  });
+});
+
+describe('boundResult: the success result stays far below Temporal\'s 2 MB payload limit', () => {
+  const base: KubernetesJobResult = { jobName: 'j', namespace: 'ns', status: 'Succeeded', pods: [], exitCodes: {}, logTail: [], logLines: 0, reattached: false, deleted: true };
+  const bytes = (r: unknown) => Buffer.byteLength(JSON.stringify(r));
+
+  test('a small result is unchanged and has no marker', () => {
+    const r = { ...base, pods: [{ name: 'p', phase: 'Succeeded', containers: [] }], exitCodes: { 'p/main': 0 }, output: { rows: 1 }, logTail: ['p/main hi'] };
+    expect(boundResult(r)).toEqual(r);
+  });
+
+  test('an indexed Job with 5,000 pods: the most recent pods and their exit codes, counted', () => {
+    const pods = Array.from({ length: 5000 }, (_, i) => ({ name: `j-${i}`, phase: 'Succeeded', containers: [{ name: 'main', state: 'terminated' as const, exitCode: 0, message: 'm'.repeat(4000), restartCount: 0 }] }));
+    const exitCodes = Object.fromEntries(pods.map((p) => [`${p.name}/main`, 0]));
+    const r = boundResult({ ...base, pods, exitCodes, logTail: Array.from({ length: 50 }, (_, i) => `line ${i} ${'x'.repeat(1300)}`) });
+    expect(bytes(r)).toBeLessThanOrEqual(RESULT_MAX_BYTES);
+    expect(r.pods.length).toBeLessThanOrEqual(RESULT_PODS);
+    expect(r.pods.at(-1)!.name).toBe('j-4999');
+    expect(Object.keys(r.exitCodes)).toEqual(r.pods.map((p) => `${p.name}/main`));
+    expect(r.truncated!.pods).toBe(5000 - r.pods.length);
+    expect(r.truncated!.exitCodes).toBe(5000 - r.pods.length);
+    expect(r.truncated!.messages).toBe(r.pods.length + (r.truncated!.pods! - (5000 - RESULT_PODS)));
+    for (const p of r.pods) expect(Buffer.byteLength(p.containers[0]!.message!)).toBeLessThanOrEqual(512);
+    // The newest log lines are kept.
+    expect(r.logTail.at(-1)).toMatch(/^line 49 /);
+    expect((r.truncated!.logTail ?? 0) + r.logTail.length).toBe(50);
+  });
+
+  test('a large output becomes its text, cut, with its original size', () => {
+    const output = { blob: 'z'.repeat(100_000) };
+    const r = boundResult({ ...base, output });
+    expect(typeof r.output).toBe('string');
+    expect(Buffer.byteLength(r.output as string)).toBeLessThanOrEqual(16 * 1024);
+    expect((r.output as string).startsWith('{"blob":"zzz')).toBe(true);
+    expect(r.truncated).toEqual({ output: bytes(output) });
+  });
+
+  test('a long log tail loses its oldest lines only', () => {
+    const logTail = Array.from({ length: 3000 }, (_, i) => `p/main line ${i} ${'y'.repeat(60)}`);
+    const r = boundResult({ ...base, logTail }, 64 * 1024);
+    expect(bytes(r)).toBeLessThanOrEqual(64 * 1024);
+    expect(r.logTail).toEqual(logTail.slice(r.truncated!.logTail));
+    expect(r.logTail.length).toBeGreaterThan(500);
+  });
+
+  test('multi-byte text is never cut inside a character', () => {
+    const r = boundResult({ ...base, output: 'é'.repeat(20_000) });
+    expect(r.output as string).toMatch(/^é+…$/);
+  });
+});
+
+describe('boundFailureDetails', () => {
+  test('oldest log lines, then events, then pods go, counted', () => {
+    const d = failureDetails(job([cond('Failed', 'True', 'BackoffLimitExceeded')]), Array.from({ length: 20 }, (_, i) => pod(`p${i}`, 'Failed', [terminated('main', 1, { message: 'e'.repeat(1000) })], { created: ago((20 - i) * 1000) })), [], Array.from({ length: 200 }, (_, i) => `l${i} ${'q'.repeat(900)}`));
+    const b = boundFailureDetails(d, 16 * 1024);
+    expect(Buffer.byteLength(JSON.stringify(b))).toBeLessThanOrEqual(16 * 1024);
+    expect(b.logTail).toEqual([]);
+    expect(b.truncated).toEqual({ logTail: 200 });
+    expect(b.podsOmitted).toBeGreaterThan(0);
+    expect(b.pods.at(-1)!.name).toBe('p19');
+    expect(boundFailureDetails(failureDetails(job(), [], [], ['x']))).toEqual(failureDetails(job(), [], [], ['x']));
   });
 });
