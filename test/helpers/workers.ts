@@ -56,7 +56,7 @@ export interface InProcessWorker {
 export async function startInProcessWorker(
   taskQueue: string,
   options: import('../../src/activities.js').KubernetesJobActivitiesOptions,
-  workerOptions: { maxConcurrentActivityTaskExecutions?: number } = {},
+  workerOptions: { maxConcurrentActivityTaskExecutions?: number; maxHeartbeatThrottleInterval?: string } = {},
 ): Promise<InProcessWorker> {
   const { NativeConnection, Worker } = await import('@temporalio/worker');
   const { Client, Connection } = await import('@temporalio/client');

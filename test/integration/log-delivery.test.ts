@@ -165,7 +165,13 @@ describe('cursor writes that cannot be saved (a real proxy answers them)', () =>
     namespaces.push(faultNs);
     let kubeconfig: string;
     ({ proxy, kubeconfig } = await proxiedWorkerKubeconfig(faultNs));
-    proxied = await startInProcessWorker(faultQueue, { kubeConfig: { kubeconfig }, namespace: faultNs, heartbeatSeconds: 1, logSink: (line, meta) => got.push({ line, meta }) });
+    // The test reads the note from the heartbeat details while the 6 s Job runs: forward heartbeats within
+    // 1 s (the SDK's default throttle, 80% of the heartbeat timeout, would let the Job end first).
+    proxied = await startInProcessWorker(
+      faultQueue,
+      { kubeConfig: { kubeconfig }, namespace: faultNs, heartbeatSeconds: 1, logSink: (line, meta) => got.push({ line, meta }) },
+      { maxHeartbeatThrottleInterval: '1s' },
+    );
   });
 
   afterAll(async () => {
