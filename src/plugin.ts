@@ -24,7 +24,12 @@ const SATURATION_RESET_SHARE = 0.9;
  *
  * It raises the worker's activity slots to {@link DEFAULT_MAX_CONCURRENT_ACTIVITIES} unless the worker
  * sets `maxConcurrentActivityTaskExecutions` or a `tuner` itself, and logs a warning when every slot
- * is in use (further Jobs then wait in the task queue). It leaves the heartbeat throttle to the worker.
+ * is in use (further Jobs then wait in the task queue). It also caps the worker's heartbeat throttle at
+ * 2 s unless the worker sets `maxHeartbeatThrottleInterval`: a run activity learns of its workflow's
+ * cancellation only from a heartbeat's answer, and the SDK's default (80% of the heartbeat timeout)
+ * would delay the Job's deletion by up to 16 s. The activity heartbeats only when its progress changes,
+ * plus a keep-alive, so this costs idle Jobs little. (A workflow-side early delete that would make the
+ * cap unnecessary is not built yet: docs/GUARANTEES.md.)
  *
  * @example
  * const worker = await Worker.create({
@@ -46,7 +51,8 @@ export class KubernetesJobsPlugin extends SimplePlugin {
   }
 
   override configureWorker(options: WorkerOptions): WorkerOptions {
-    const configured = super.configureWorker(options);
+    const configured = { ...super.configureWorker(options) };
+    configured.maxHeartbeatThrottleInterval ??= '2s';
     if (configured.tuner) return configured;
     this.slots = configured.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES;
     return { ...configured, maxConcurrentActivityTaskExecutions: this.slots };
