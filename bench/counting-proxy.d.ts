@@ -25,7 +25,7 @@ export interface CountingProxyOptions {
   key: Buffer;
   upstreamClientCert?: { cert: Buffer; key: Buffer };
   /** Answers a request itself (returns true); `forward` sends it on (e.g. later). */
-  intercept?: (seen: SeenRequest, req: IncomingMessage, res: ServerResponse, forward: () => void) => boolean;
+  intercept?: (seen: SeenRequest, req: IncomingMessage, res: ServerResponse, forward: (body?: Buffer) => void) => boolean;
 }
 
 export interface ProxyMark {

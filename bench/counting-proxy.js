@@ -61,7 +61,7 @@ export class CountingProxy {
     const server = https.createServer({ cert: o.cert, key: o.key }, (req, res) => {
       const seen = { client: clientOf(req.headers.authorization), method: req.method ?? 'GET', path: req.url ?? '/', at: Date.now(), bytes: 0 };
       proxy.requests.push(seen);
-      const forward = () => proxy.forward(req, res, seen);
+      const forward = (body) => proxy.forward(req, res, seen, body);
       if (o.intercept?.(seen, req, res, forward)) return;
       forward();
     });
@@ -97,9 +97,9 @@ export class CountingProxy {
   }
 
   /** Forwards a request upstream and streams the answer back (queued while {@link hold} is on). */
-  forward(req, res, seen) {
+  forward(req, res, seen, body) {
     if (this.held) {
-      this.held.push(() => this.forward(req, res, seen));
+      this.held.push(() => this.forward(req, res, seen, body));
       return;
     }
     const { url, ca, clientCert } = this.upstream;
@@ -136,7 +136,9 @@ export class CountingProxy {
     });
     up.on('error', () => res.destroy());
     res.on('close', () => up.destroy());
-    req.pipe(up);
+    // A body already read (by an intercept that looked at it) is sent as read.
+    if (body) up.end(body);
+    else req.pipe(up);
   }
 
   /** A blackhole: new requests wait and open answers (watches, log streams) stop flowing, until {@link release}. */

@@ -29,12 +29,17 @@ export interface RunJobHeartbeat {
 const RECENT_LINES = 50;
 /** Keep-alive when the activity has no heartbeat timeout (heartbeats then only carry progress). */
 const KEEP_ALIVE_WITHOUT_TIMEOUT_MS = 30_000;
-/** Share of the heartbeat timeout after which a keep-alive is sent when nothing changed. */
-const KEEP_ALIVE_SHARE = 0.4;
+/**
+ * Share of the heartbeat timeout after which a keep-alive is sent when nothing changed: 10% (2 s for
+ * the workflow's 20 s). The activity learns of a cancellation only from a heartbeat's answer, so this
+ * bounds how late a cancelled Job's deletion starts (with the plugin's 2 s throttle: within ~4 s). A
+ * longer keep-alive would save heartbeats on idle Jobs but needs the workflow-side early delete first.
+ */
+const KEEP_ALIVE_SHARE = 0.1;
 
 /**
  * How long an attempt may go without calling heartbeat when nothing changes: `configuredMs` (the
- * worker's `heartbeatSeconds`) when set, else 40% of the activity's heartbeat timeout (8 s for the
+ * worker's `heartbeatSeconds`) when set, else 10% of the activity's heartbeat timeout (2 s for the
  * workflow's 20 s), else 30 s.
  */
 export function keepAliveMs(configuredMs: number | undefined, heartbeatTimeoutMs: number | undefined): number {

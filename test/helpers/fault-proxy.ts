@@ -4,6 +4,7 @@
 // CountingProxy of bench/counting-proxy.js; rules answer matching requests with an error instead of
 // forwarding them.
 import * as fs from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { CountingProxy, proxyKubeconfig, type SeenRequest } from '../../bench/counting-proxy.js';
@@ -21,6 +22,8 @@ export interface FaultRule {
   method?: string;
   /** Matched against the request's path and query (e.g. `/apis/batch/v1/namespaces/x/jobs?`). */
   path: RegExp;
+  /** Only requests whose body matches (the body is read first; e.g. a PATCH of one annotation). */
+  body?: RegExp;
   status?: number;
   reset?: boolean;
   hangMs?: number;
@@ -74,25 +77,47 @@ export class FaultProxy {
       key: fs.readFileSync(path.join(pki, 'apiserver.key')),
       intercept: (seen, req, res, forward) => {
         const p = holder.proxy!;
-        const rule: FaultRule | undefined = p.blocked?.(seen) ? { path: /./, status: 503 } : p.match(seen);
-        if (!rule) return false;
-        if (rule.status === undefined) {
-          // 0: reset or held (no answer from the proxy itself).
-          seen.injected = rule.reset || rule.hangMs ? 0 : undefined;
-          if (rule.reset) req.socket.destroy();
-          else setTimeout(() => (rule.hangMs ? req.socket.destroy() : forward()), rule.hangMs ?? rule.delayMs ?? 0);
+        if (!p.blocked?.(seen) && p.wantsBody(seen)) {
+          // A rule looks at bodies: read this one, then answer or forward it as read.
+          const chunks: Buffer[] = [];
+          req.on('data', (c: Buffer) => chunks.push(c));
+          req.on('end', () => {
+            const body = Buffer.concat(chunks);
+            const rule = p.match(seen, body.toString());
+            if (rule) p.answer(rule, seen, req, res, () => forward(body));
+            else forward(body);
+          });
           return true;
         }
-        const status = rule.status;
-        seen.injected = status;
-        req.resume();
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `injected by the fault proxy (${status})`, code: status }));
+        const rule: FaultRule | undefined = p.blocked?.(seen) ? { path: /./, status: 503 } : p.match(seen);
+        if (!rule) return false;
+        p.answer(rule, seen, req, res, () => forward());
         return true;
       },
     });
     holder.proxy = new FaultProxy(proxy);
     return holder.proxy;
+  }
+
+  /** Whether a pending rule needs the body of this request to decide. */
+  private wantsBody(seen: SeenRequest): boolean {
+    return this.rules.some((r) => r.body && r.left > 0 && (!r.method || r.method === seen.method) && r.path.test(seen.path));
+  }
+
+  /** Answers a request as `rule` says (a status, a reset, a hang, or a late forward). */
+  private answer(rule: FaultRule, seen: SeenRequest, req: IncomingMessage, res: ServerResponse, forward: () => void): void {
+    if (rule.status === undefined) {
+      // 0: reset or held (no answer from the proxy itself).
+      seen.injected = rule.reset || rule.hangMs ? 0 : undefined;
+      if (rule.reset) req.socket.destroy();
+      else setTimeout(() => (rule.hangMs ? req.socket.destroy() : forward()), rule.hangMs ?? rule.delayMs ?? 0);
+      return;
+    }
+    const status = rule.status;
+    seen.injected = status;
+    req.resume();
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `injected by the fault proxy (${status})`, code: status }));
   }
 
   /**
@@ -141,9 +166,10 @@ export class FaultProxy {
     await this.proxy.close();
   }
 
-  private match(req: SeenRequest): ActiveRule | undefined {
+  private match(req: SeenRequest, body?: string): ActiveRule | undefined {
     for (const r of this.rules) {
       if (r.left <= 0 || (r.method && r.method !== req.method) || !r.path.test(req.path)) continue;
+      if (r.body && (body === undefined || !r.body.test(body))) continue;
       r.seen++;
       if (r.seen <= (r.after ?? 0)) continue;
       r.left--;

@@ -187,8 +187,9 @@ describe('cursor writes that cannot be saved (a real proxy answers them)', () =>
     logs: { mode: 'periodic', everySeconds: 1 },
   });
 
-  /** Every PATCH of the Job (no companions: the Job is not created suspended, so these are the cursor writes). */
-  const cursorWrites = (name: string, status: number, times: number) => proxy.addRule({ method: 'PATCH', path: new RegExp(`^/apis/batch/v1/namespaces/${faultNs}/jobs/${name}(\\?|$)`), status, times });
+  /** The PATCHes of the Job that write its log cursors (not the result record or the release). */
+  const cursorWrites = (name: string, status: number, times: number) =>
+    proxy.addRule({ method: 'PATCH', path: new RegExp(`^/apis/batch/v1/namespaces/${faultNs}/jobs/${name}(\\?|$)`), body: /temporal-k8s-jobs\/log-cursors/, status, times });
 
   test('422 on every cursor write: the Job runs to success, every line delivered once, a note in the heartbeat, the Job not suspended', async () => {
     const name = `cursor-422-${randomBytes(3).toString('hex')}`;
