@@ -247,8 +247,8 @@ describe('no crash', () => {
     // The workflow ended only once the Job and its pods were gone (not merely being deleted).
     expect((await batch.listNamespacedJob({ namespace: ns })).items.map((j) => j.metadata?.name)).not.toContain(name);
     expect((await core.listNamespacedPod({ namespace: ns })).items.filter((p) => p.metadata?.labels?.['batch.kubernetes.io/job-name'] === name)).toEqual([]);
-    // The activity learns of the cancellation from a heartbeat answer (the SDK forwards one at most
-    // every 16 s with the default heartbeat timeout), then the delete takes seconds.
+    // The activity learns of the cancellation from a heartbeat answer (forwarded within the worker's
+    // heartbeat throttle: 2 s under the plugin), then the delete takes seconds; loose for a loaded machine.
     expect(Date.now() - t0).toBeLessThan(30_000);
   }, 60_000);
 });
