@@ -144,7 +144,7 @@ localStackIt(
     });
     // The same attempt saw the completion after the compaction (asserted in completeWhileWatchDown). On
     // the merged main the worker made no Job list here (0, where the perf branch alone made 1): the cause
-    // is not found yet (docs/PERFORMANCE.md, open question), so the count is only bounded.
+    // is not found yet (an open question of the performance issue), so the count is only bounded.
     console.log(`410 case: ${relists} Job re-list(s) after the watch came back`);
     expect(relists).toBeLessThanOrEqual(1);
   },
